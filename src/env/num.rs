@@ -1,0 +1,163 @@
+//! Quantised numbers and their text forms. Every number the world holds is
+//! quantised to the precision at which it is rendered, so artifacts, checks and
+//! queries agree to the last digit (environment.md §9).
+
+use serde::{Serialize, Serializer};
+
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// `x` rounded to `decimals` places (half away from zero); non-finite values pass through.
+pub fn quantise(x: f64, decimals: usize) -> f64 {
+    if !x.is_finite() {
+        return x;
+    }
+    libm::round(x * POW10[decimals]) / POW10[decimals]
+}
+
+/// Fixed-point text, with `nan` / `inf` / `-inf` for non-finite values.
+pub fn fixed(x: f64, decimals: usize) -> String {
+    if x.is_nan() {
+        "nan".to_string()
+    } else if x.is_infinite() {
+        if x > 0.0 { "inf".into() } else { "-inf".into() }
+    } else {
+        format!("{x:.decimals$}")
+    }
+}
+
+/// A number as it appears in JSON artifacts, check measurements and query
+/// values: finite values are JSON numbers, non-finite ones the strings "nan" / "inf".
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Num(pub f64);
+
+impl Serialize for Num {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_finite() {
+            s.serialize_f64(self.0)
+        } else {
+            s.serialize_str(&fixed(self.0, 0))
+        }
+    }
+}
+
+/// A value with two significant digits, written `3.0e-04` (learning rates).
+/// Held as mantissa digits and exponent so its f64 value is exactly the value
+/// a parser reads back from the text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sci2 {
+    /// 10..=99: the two significant digits (0 for the value zero).
+    pub digits: u8,
+    pub exp: i8,
+}
+
+impl Sci2 {
+    pub const ZERO: Sci2 = Sci2 { digits: 0, exp: 0 };
+
+    /// Rounds a positive finite value to two significant digits.
+    pub fn from_f64(x: f64) -> Sci2 {
+        if x <= 0.0 || !x.is_finite() {
+            return Sci2::ZERO;
+        }
+        let mut exp: i32 = 0;
+        let mut m = x;
+        while m >= 10.0 {
+            m /= 10.0;
+            exp += 1;
+        }
+        while m < 1.0 {
+            m *= 10.0;
+            exp -= 1;
+        }
+        let mut digits = libm::round(m * 10.0) as i32;
+        if digits >= 100 {
+            digits = 10;
+            exp += 1;
+        }
+        Sci2 { digits: digits as u8, exp: exp as i8 }
+    }
+
+    pub fn value(self) -> f64 {
+        let e = self.exp as i32 - 1;
+        if e >= 0 {
+            self.digits as f64 * POW10[e as usize]
+        } else {
+            self.digits as f64 / POW10[(-e) as usize]
+        }
+    }
+
+    /// `3.0e-04`: a digit after the point and a signed two-digit exponent, so
+    /// YAML 1.1 and 1.2 parsers both read a float.
+    pub fn text(self) -> String {
+        let sign = if self.exp < 0 { '-' } else { '+' };
+        format!("{}.{}e{}{:02}", self.digits / 10, self.digits % 10, sign, self.exp.unsigned_abs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sci2_round_trips_through_its_text() {
+        for x in [3e-4, 0.1, 25.0, 99.4, 1e-6, 0.0029, 12.0, 9.96] {
+            let s = Sci2::from_f64(x);
+            let parsed: f64 = s.text().parse().unwrap();
+            assert_eq!(parsed, s.value(), "{x} -> {}", s.text());
+        }
+        assert_eq!(Sci2::from_f64(3e-4).text(), "3.0e-04");
+        assert_eq!(Sci2::from_f64(25.0).text(), "2.5e+01");
+        assert_eq!(Sci2::from_f64(9.96).text(), "1.0e+01");
+    }
+
+    #[test]
+    fn quantised_values_print_back_exactly() {
+        let q = quantise(0.123456, 4);
+        assert_eq!(fixed(q, 4), "0.1235");
+        assert_eq!(fixed(q, 4).parse::<f64>().unwrap(), q);
+        assert_eq!(serde_json::to_string(&Num(f64::NAN)).unwrap(), "\"nan\"");
+        assert_eq!(serde_json::to_string(&Num(f64::INFINITY)).unwrap(), "\"inf\"");
+        assert_eq!(serde_json::to_string(&Num(q)).unwrap(), "0.1235");
+    }
+}
+
+/// Civil date and time (UTC) of a unix timestamp: (year, month, day, hour, minute, second).
+pub fn civil(unix: u64) -> (u64, u64, u64, u64, u64, u64) {
+    let days = unix / 86_400;
+    let secs = unix % 86_400;
+    // Howard Hinnant's days-to-civil algorithm, for days since 1970-01-01 >= 0.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day, secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// `2026-03-14 09:12:03`
+pub fn log_time(unix: u64) -> String {
+    let (y, mo, d, h, mi, s) = civil(unix);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+}
+
+/// `2026-03-14T09:12:03Z`
+pub fn iso_time(unix: u64) -> String {
+    let (y, mo, d, h, mi, s) = civil(unix);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn civil_dates_match_known_instants() {
+        assert_eq!(super::iso_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::iso_time(1_709_251_200), "2024-03-01T00:00:00Z");
+        assert_eq!(super::log_time(1_767_225_599), "2025-12-31 23:59:59");
+    }
+}

@@ -1,0 +1,752 @@
+//! The latent run: everything true about one episode's training run, drawn
+//! from `(task, seed)`. Every artifact and every sanity check reads only this
+//! (and the per-epoch curves derived from it in `curves.rs`), so they agree.
+
+use super::catalogue::{BugKind, Modality, TaskId};
+use super::models::{CONFIGS, ModelConfig, configs_for};
+use super::num::{Sci2, quantise};
+use super::rng::{Purpose, Stream};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptimizerKind {
+    Sgd,
+    Adam,
+    AdamW,
+}
+
+impl OptimizerKind {
+    pub const fn config_name(self) -> &'static str {
+        match self {
+            OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Adam => "adam",
+            OptimizerKind::AdamW => "adamw",
+        }
+    }
+    pub const fn display(self) -> &'static str {
+        match self {
+            OptimizerKind::Sgd => "SGD",
+            OptimizerKind::Adam => "Adam",
+            OptimizerKind::AdamW => "AdamW",
+        }
+    }
+    pub const fn is_adaptive(self) -> bool {
+        !matches!(self, OptimizerKind::Sgd)
+    }
+    /// Upper end of the healthy learning-rate range (the lower end is 1e-6).
+    pub const fn max_healthy_lr(self) -> f64 {
+        if self.is_adaptive() { 3e-3 } else { 0.1 }
+    }
+}
+
+pub const MIN_HEALTHY_LR: f64 = 1e-6;
+pub const MAX_HEALTHY_MOMENTUM: f64 = 0.95;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchedulerKind {
+    Cosine,
+    Linear,
+    Step,
+    Constant,
+}
+
+impl SchedulerKind {
+    pub const fn name(self) -> &'static str {
+        match self {
+            SchedulerKind::Cosine => "cosine",
+            SchedulerKind::Linear => "linear",
+            SchedulerKind::Step => "step",
+            SchedulerKind::Constant => "constant",
+        }
+    }
+}
+
+/// How the features are normalised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Normaliser {
+    /// Text without a fitted normaliser (easy and hard tasks).
+    None,
+    /// Images normalised with fixed ImageNet constants (nothing is fitted).
+    FixedConstants,
+    /// A StandardScaler on numeric (tabular) or embedding (text) features.
+    StandardScaler,
+    /// Per-channel mean and std computed from the images.
+    ChannelStats,
+}
+
+impl Normaliser {
+    pub const fn is_fitted(self) -> bool {
+        matches!(self, Normaliser::StandardScaler | Normaliser::ChannelStats)
+    }
+}
+
+/// Mean and std of one split's features (or token lengths), 4 decimals.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SplitStats {
+    pub mean: f64,
+    pub std: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TokenLengths {
+    pub mean: f64,
+    pub std: f64,
+    pub p95: u32,
+    pub max: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Version {
+    pub major: u8,
+    pub minor: u8,
+}
+
+impl Version {
+    pub fn text(self) -> String {
+        format!("{}.{}", self.major, self.minor)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TokenizerState {
+    pub train_version: Version,
+    pub eval_version: Version,
+    /// Vocabulary entries of the training tokenizer that the eval tokenizer lacks.
+    pub tokens_missing: u32,
+    /// Share of eval tokens that become [UNK] under the eval tokenizer.
+    pub eval_unk_rate: f64,
+    /// Share of [UNK] under the training tokenizer (healthy, small).
+    pub train_unk_rate: f64,
+}
+
+/// Benign anomalies that are not the fault (environment.md §3, distractors).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Distractor {
+    WorkerRestart { epoch: u16, pid: u32 },
+    Deprecation { variant: u8 },
+    ClassImbalance,
+    CheckpointRetry { epoch: u16 },
+    SlowEpoch { epoch: u16, factor: f64 },
+}
+
+/// Which shape the per-epoch curves take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Regime {
+    Healthy,
+    Diverging,
+    Oscillating,
+    Plateau,
+    Memorising,
+}
+
+/// Scalar outcomes the curves are built to meet, and the reported evaluation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Outcome {
+    pub regime: Regime,
+    pub first_train_loss: f64,
+    pub final_train_loss: f64,
+    pub first_train_acc: f64,
+    pub final_train_acc: f64,
+    pub first_val_acc: f64,
+    /// The trainer's own best val accuracy (in the log), and its epoch.
+    pub best_val_acc: f64,
+    pub best_epoch: u16,
+    /// The log's val loss at the best epoch.
+    pub best_val_loss: f64,
+    /// Epoch at which the loss became non-finite and training halted.
+    pub halt_epoch: Option<u16>,
+    pub grad_norm_start: f64,
+    /// The accuracy the model really has on held-out data (latent; the confusion model's diagonal).
+    pub true_val_acc: f64,
+    pub true_test_acc: f64,
+    /// What eval_results.json reports.
+    pub eval_val_acc: f64,
+    pub eval_test_acc: f64,
+    pub eval_val_loss: f64,
+    pub eval_test_loss: f64,
+}
+
+/// Choices of surface form in the code artifact (indices into name tables in `artifacts/code.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SurfaceForm {
+    pub load_fn: u8,
+    pub split_fn: u8,
+    pub scale_fn: u8,
+    pub scaler_var: u8,
+    pub encoder_var: u8,
+    pub results_var: u8,
+    pub label_map_var: u8,
+    pub eval_tokenizer_var: u8,
+    pub eval_fn: u8,
+    /// Bit set of optional pipeline steps (dedupe, dropna, shuffle, ...).
+    pub optional_steps: u8,
+    /// Whether the evaluation block comes before the data pipeline helpers.
+    pub eval_first: bool,
+    pub comment_style: u8,
+    pub import_order: u8,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct World {
+    pub task: TaskId,
+    pub seed: u64,
+    pub bug: BugKind,
+    pub config_index: u8,
+    // optimisation
+    pub optimizer: OptimizerKind,
+    pub lr: Sci2,
+    pub momentum: f64,
+    pub nesterov: bool,
+    pub weight_decay: f64,
+    pub batch_size: u32,
+    pub epochs: u16,
+    pub scheduler: SchedulerKind,
+    pub warmup_steps: u32,
+    pub dropout: f64,
+    pub bf16: bool,
+    pub num_workers: u8,
+    pub train_seed: u32,
+    // data
+    pub n_total: u32,
+    pub n_train: u32,
+    pub n_val: u32,
+    pub n_test: u32,
+    /// test_size of the first split call, in hundredths.
+    pub test_size_pct: u32,
+    /// test_size of the separate validation draw (overlap bug only), in thousandths.
+    pub val_draw_permille: u32,
+    /// `random_state` of the split calls; `None` when they pass `random_state=None`.
+    pub random_state: Option<u32>,
+    pub overlap_train_val: u32,
+    pub overlap_val_test: u32,
+    pub normaliser: Normaliser,
+    pub normaliser_fitted_before_split: bool,
+    pub feature_stats: Option<[SplitStats; 3]>,
+    pub token_lengths: Option<[TokenLengths; 3]>,
+    /// Per-class counts of train, val and test, in training-index order (sorted names).
+    pub class_counts: [Vec<u32>; 3],
+    /// The eval pipeline's class order: eval index i is given to training class `eval_order[i]`.
+    pub eval_order: Vec<u8>,
+    pub tokenizer: Option<TokenizerState>,
+    pub sklearn_version: Version,
+    // outcome
+    pub outcome: Outcome,
+    pub distractors: Vec<Distractor>,
+    pub surface: SurfaceForm,
+    /// Unix seconds: training start, and the upload time of the artifacts.
+    pub started_at: u64,
+    pub uploaded_at: u64,
+    pub upload_offsets: [u16; 6],
+    pub run_id: u64,
+    pub epoch_seconds: f64,
+}
+
+fn q4(x: f64) -> f64 {
+    quantise(x, 4)
+}
+
+/// sklearn's train_test_split sizes: n_test = ceil(test_size * n), n_train = n - n_test.
+pub fn split_sizes(n: u32, test_size: f64) -> (u32, u32) {
+    let n_test = libm::ceil(test_size * n as f64) as u32;
+    (n - n_test, n_test)
+}
+
+impl World {
+    pub fn generate(task: TaskId, seed: u64) -> World {
+        let pool = task.bug_pool();
+        let bug = pool[Stream::new(task, seed, Purpose::Bug).index(pool.len())];
+        let candidates = configs_for(task.modalities());
+        let config_index = *Stream::new(task, seed, Purpose::Model).choose(&candidates);
+        let config = &CONFIGS[config_index as usize];
+
+        let mut h = Stream::new(task, seed, Purpose::Hyperparameters);
+        let mut distractor_rng = Stream::new(task, seed, Purpose::Distractors);
+
+        // ---- optimisation --------------------------------------------------
+        let optimizer = match bug {
+            BugKind::WrongOptimizer => OptimizerKind::Sgd,
+            _ => *h.choose(&[OptimizerKind::Sgd, OptimizerKind::Adam, OptimizerKind::AdamW]),
+        };
+        let lr = match (bug, optimizer.is_adaptive()) {
+            (BugKind::ExplodingLr, _) => Sci2::from_f64(h.log_uniform(10.0, 100.0)),
+            (_, true) => Sci2::from_f64(h.log_uniform(1e-5, 1e-3)),
+            (_, false) => Sci2::from_f64(h.log_uniform(1e-3, 0.095)),
+        };
+        let momentum = match bug {
+            BugKind::WrongOptimizer => *h.choose(&[0.99, 0.995, 0.999]),
+            _ if optimizer == OptimizerKind::Sgd => *h.choose(&[0.0, 0.8, 0.85, 0.9]),
+            _ => 0.0,
+        };
+        let nesterov = optimizer == OptimizerKind::Sgd && momentum > 0.0 && h.chance(0.3);
+        let weight_decay = if optimizer.is_adaptive() {
+            *h.choose(&[0.0, 0.01, 0.05, 0.1])
+        } else {
+            *h.choose(&[0.0001, 0.0005, 0.001])
+        };
+        let epochs = h.range_u32(8, 20) as u16;
+        let scheduler = *h.choose(&[
+            SchedulerKind::Cosine,
+            SchedulerKind::Linear,
+            SchedulerKind::Step,
+            SchedulerKind::Constant,
+        ]);
+        let warmup_steps = *h.choose(&[0, 100, 250, 500, 1000]);
+        let dropout = *h.choose(&[0.0, 0.1, 0.2, 0.3]);
+        let bf16 = config.modality != Modality::Tabular && h.chance(0.6);
+        let num_workers = *h.choose(&[2u8, 4, 8, 16]);
+        let train_seed = *h.choose(&[0u32, 1, 7, 13, 42, 123, 1234, 2024, 3407]);
+
+        // ---- data splits ---------------------------------------------------
+        let n_total = h.range_u32(config.samples.0, config.samples.1);
+        let test_size_pct = match bug {
+            BugKind::WrongSplitRatio => h.range_u32(70, 90),
+            _ => h.range_u32(10, 30),
+        };
+        let test_size = test_size_pct as f64 / 100.0;
+        let split_random_state = *h.choose(&[0u32, 7, 13, 42, 99, 123, 2021, 31337]);
+        let random_state = (bug != BugKind::DataLeakageOverlap).then_some(split_random_state);
+        let (n_train, n_hold) = split_sizes(n_total, test_size);
+        let val_draw_permille = test_size_pct * 5;
+        let (n_val, n_test, overlap_train_val, overlap_val_test) = if bug == BugKind::DataLeakageOverlap {
+            // The test split is the first call's hold-out; val is a fresh draw from all data.
+            let (_, n_val) = split_sizes(n_total, val_draw_permille as f64 / 1000.0);
+            let jitter = h.uniform(0.97, 1.03);
+            let tv = libm::round(n_val as f64 * n_train as f64 / n_total as f64 * jitter) as u32;
+            let tv = tv.min(n_val);
+            let vt = (libm::round(n_val as f64 * n_hold as f64 / n_total as f64) as u32).min(n_val - tv);
+            (n_val, n_hold, tv, vt)
+        } else {
+            let (n_val, n_test) = split_sizes(n_hold, 0.5);
+            (n_val, n_test, 0, 0)
+        };
+
+        // ---- batch size ----------------------------------------------------
+        let batch_size = match bug {
+            BugKind::BatchSizeOverflow => {
+                let mut b = 1u32;
+                while b <= n_train {
+                    b *= 2;
+                }
+                if h.chance(0.3) { b * 2 } else { b }
+            }
+            _ => *h.choose(&[16, 32, 64, 128, 256]),
+        };
+
+        // ---- normaliser and feature statistics -------------------------------
+        let normaliser = match (task, config.modality) {
+            (TaskId::Medium, Modality::Image) => Normaliser::ChannelStats,
+            (TaskId::Medium, _) => Normaliser::StandardScaler,
+            (_, Modality::Image) => Normaliser::FixedConstants,
+            (_, _) => Normaliser::None,
+        };
+        let normaliser_fitted_before_split = bug == BugKind::DataLeakageScaler;
+        let feature_stats = match normaliser {
+            Normaliser::None => None,
+            Normaliser::FixedConstants => {
+                let train = SplitStats { mean: q4(h.uniform(-0.3, 0.3)), std: q4(h.uniform(0.8, 1.2)) };
+                Some(shifted_splits(&mut h, train))
+            }
+            _ if normaliser_fitted_before_split => {
+                let all = SplitStats { mean: 0.0, std: 1.0 };
+                Some([all, all, all])
+            }
+            _ => Some(shifted_splits(&mut h, SplitStats { mean: 0.0, std: 1.0 })),
+        };
+        let token_lengths = (config.modality == Modality::Text).then(|| {
+            let mean = h.uniform(0.2, 0.45) * config.input_size as f64;
+            let make = |h: &mut Stream, m: f64| {
+                let std = m * h.uniform(0.45, 0.6);
+                let p95 = libm::round(m + 1.8 * std) as u32;
+                TokenLengths {
+                    mean: quantise(m, 1),
+                    std: quantise(std, 1),
+                    p95: p95.min(config.input_size),
+                    max: config.input_size,
+                }
+            };
+            let train = make(&mut h, mean);
+            let val_mean = mean * h.uniform(0.98, 1.02);
+            let val = make(&mut h, val_mean);
+            let test_mean = mean * h.uniform(0.98, 1.02);
+            let test = make(&mut h, test_mean);
+            [train, val, test]
+        });
+
+        // ---- tokenizer -------------------------------------------------------
+        let tokenizer = config.tokenizer.map(|_| {
+            let train_version = Version { major: h.range_u32(2, 5) as u8, minor: h.range_u32(1, 9) as u8 };
+            let train_unk_rate = quantise(h.uniform(0.0005, 0.004), 4);
+            if bug == BugKind::TokenizerVersionDrift {
+                TokenizerState {
+                    train_version,
+                    eval_version: Version { major: train_version.major, minor: train_version.minor - 1 },
+                    tokens_missing: h.range_u32(150, 900),
+                    eval_unk_rate: quantise(h.uniform(0.10, 0.25), 4),
+                    train_unk_rate,
+                }
+            } else {
+                TokenizerState {
+                    train_version,
+                    eval_version: train_version,
+                    tokens_missing: 0,
+                    eval_unk_rate: train_unk_rate,
+                    train_unk_rate,
+                }
+            }
+        });
+        let sklearn_version = Version { major: 1, minor: h.range_u32(2, 5) as u8 };
+
+        let epoch_seconds = quantise(h.uniform(config.epoch_seconds.0, config.epoch_seconds.1), 1);
+        let outcome = draw_outcome(&mut h, task, bug, config, epochs, n_val, overlap_train_val, tokenizer);
+
+        // ---- classes ---------------------------------------------------------
+        let k = config.num_classes();
+        let distractors = draw_distractors(&mut distractor_rng, outcome.halt_epoch.map_or(epochs, |h| h - 1));
+        let has_imbalance = distractors.contains(&Distractor::ClassImbalance);
+        let mut weights: Vec<f64> = (0..k).map(|_| h.uniform(1.0, 1.3)).collect();
+        if has_imbalance {
+            let min_w = weights.iter().cloned().fold(f64::INFINITY, f64::min);
+            let j = distractor_rng.index(k);
+            weights[j] = min_w * distractor_rng.uniform(1.8, 2.6);
+            // keep every other class within the healthy band around the minimum
+            for (i, w) in weights.iter_mut().enumerate() {
+                if i != j {
+                    *w = w.min(min_w * 1.3);
+                }
+            }
+        }
+        let class_counts = [
+            apportion(n_train, &weights),
+            apportion(n_val, &weights),
+            apportion(n_test, &weights),
+        ];
+        let eval_order: Vec<u8> = if bug == BugKind::LabelEncoderMismatch {
+            derangement(&mut h, k)
+        } else {
+            (0..k as u8).collect()
+        };
+
+
+        // ---- surface form, timestamps, run id ----------------------------------
+        let mut s = Stream::new(task, seed, Purpose::SurfaceForm);
+        let surface = SurfaceForm {
+            load_fn: s.below(4) as u8,
+            split_fn: s.below(3) as u8,
+            scale_fn: s.below(3) as u8,
+            scaler_var: s.below(3) as u8,
+            encoder_var: s.below(3) as u8,
+            results_var: s.below(3) as u8,
+            label_map_var: s.below(3) as u8,
+            eval_tokenizer_var: s.below(3) as u8,
+            eval_fn: s.below(3) as u8,
+            optional_steps: s.below(16) as u8,
+            eval_first: s.chance(0.5),
+            comment_style: s.below(3) as u8,
+            import_order: s.below(2) as u8,
+        };
+        let mut t = Stream::new(task, seed, Purpose::Timestamps);
+        // 2025-01-01 .. 2026-06-30
+        let started_at = t.range_u64(1_735_689_600, 1_782_777_600);
+        let uploaded_at = t.range_u64(1_735_689_600, 1_782_777_600).max(started_at) + t.range_u64(86_400, 14 * 86_400);
+        let mut upload_offsets = [0u16; 6];
+        for o in upload_offsets.iter_mut() {
+            *o = t.below(3_600) as u16;
+        }
+        let run_id = Stream::new(task, seed, Purpose::RunId).next_u64() >> 16;
+
+        World {
+            task,
+            seed,
+            bug,
+            config_index,
+            optimizer,
+            lr,
+            momentum,
+            nesterov,
+            weight_decay,
+            batch_size,
+            epochs,
+            scheduler,
+            warmup_steps,
+            dropout,
+            bf16,
+            num_workers,
+            train_seed,
+            n_total,
+            n_train,
+            n_val,
+            n_test,
+            test_size_pct,
+            val_draw_permille,
+            random_state,
+            overlap_train_val,
+            overlap_val_test,
+            normaliser,
+            normaliser_fitted_before_split,
+            feature_stats,
+            token_lengths,
+            class_counts,
+            eval_order,
+            tokenizer,
+            sklearn_version,
+            outcome,
+            distractors,
+            surface,
+            started_at,
+            uploaded_at,
+            upload_offsets,
+            run_id,
+            epoch_seconds,
+        }
+    }
+
+    pub fn config(&self) -> &'static ModelConfig {
+        &CONFIGS[self.config_index as usize]
+    }
+
+    pub fn run_id_hex(&self) -> String {
+        format!("{:012x}", self.run_id)
+    }
+
+    pub fn test_size(&self) -> f64 {
+        self.test_size_pct as f64 / 100.0
+    }
+
+    /// Training classes in index order (LabelEncoder sorts names).
+    pub fn classes(&self) -> &'static [&'static str] {
+        self.config().classes
+    }
+
+    /// The last epoch the log reports (the halting epoch when training halted).
+    pub fn final_epoch(&self) -> u16 {
+        self.outcome.halt_epoch.unwrap_or(self.epochs)
+    }
+
+    pub fn steps_per_epoch(&self) -> u32 {
+        self.n_train.div_ceil(self.batch_size)
+    }
+
+    pub fn has_distractor(&self, f: impl Fn(&Distractor) -> bool) -> Option<Distractor> {
+        self.distractors.iter().copied().find(|d| f(d))
+    }
+}
+
+/// Val and test statistics close to (never identical with) the train statistics.
+fn shifted_splits(h: &mut Stream, train: SplitStats) -> [SplitStats; 3] {
+    let shifted = |h: &mut Stream| {
+        let sign = if h.chance(0.5) { 1.0 } else { -1.0 };
+        SplitStats {
+            mean: q4(train.mean + sign * h.uniform(0.005, 0.04) * train.std),
+            std: q4(train.std * (1.0 + sign * h.uniform(0.005, 0.04))),
+        }
+    };
+    let val = shifted(h);
+    let test = shifted(h);
+    [train, val, test]
+}
+
+/// Integer counts proportional to `weights` that sum to `n` (largest remainders go first by index).
+fn apportion(n: u32, weights: &[f64]) -> Vec<u32> {
+    let total: f64 = weights.iter().sum();
+    let mut counts: Vec<u32> = weights.iter().map(|w| libm::floor(n as f64 * w / total) as u32).collect();
+    let mut rest = n - counts.iter().sum::<u32>();
+    let mut i = 0;
+    let k = counts.len();
+    while rest > 0 {
+        counts[i % k] += 1;
+        rest -= 1;
+        i += 1;
+    }
+    counts
+}
+
+/// A uniformly drawn permutation of 0..k in which no index keeps its place.
+fn derangement(h: &mut Stream, k: usize) -> Vec<u8> {
+    loop {
+        let mut p: Vec<u8> = (0..k as u8).collect();
+        h.shuffle(&mut p);
+        if p.iter().enumerate().all(|(i, &v)| i as u8 != v) {
+            return p;
+        }
+    }
+}
+
+/// Distractors never depend on the bug, so they say nothing about it; their
+/// epochs fall among the epochs the log reports.
+fn draw_distractors(d: &mut Stream, last_epoch: u16) -> Vec<Distractor> {
+    let epoch = |d: &mut Stream| 1 + d.below(last_epoch as u64) as u16;
+    let count = 1 + d.below(3) as usize;
+    let mut kinds = [0u8, 1, 2, 3, 4];
+    d.shuffle(&mut kinds);
+    let mut out = Vec::with_capacity(count);
+    for &kind in kinds.iter().take(count) {
+        out.push(match kind {
+            0 => Distractor::WorkerRestart { epoch: epoch(d), pid: d.range_u32(2_000, 60_000) },
+            1 => Distractor::Deprecation { variant: d.below(3) as u8 },
+            2 => Distractor::ClassImbalance,
+            3 => Distractor::CheckpointRetry { epoch: epoch(d) },
+            _ => Distractor::SlowEpoch { epoch: epoch(d), factor: quantise(d.uniform(2.0, 3.0), 1) },
+        });
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn draw_outcome(
+    h: &mut Stream,
+    task: TaskId,
+    bug: BugKind,
+    config: &ModelConfig,
+    epochs: u16,
+    n_val: u32,
+    overlap_train_val: u32,
+    tokenizer: Option<TokenizerState>,
+) -> Outcome {
+    let k = config.num_classes() as f64;
+    let chance = 1.0 / k;
+    let mut a = h.uniform(config.accuracy.0, config.accuracy.1);
+    if task == TaskId::Medium {
+        // Medium runs are harder problems; the band keeps leakage gaps unmistakable.
+        a = (a - 0.06).clamp(0.70, 0.86);
+    }
+    let a = q4(a);
+    let ln_k = libm::log(k);
+    let first_loss = q4(ln_k * h.uniform(0.5, 0.8));
+    let healthy_final_loss = q4((first_loss * h.uniform(0.15, 0.5)).max(0.0501));
+    let best_epoch = epochs - h.below(3) as u16;
+    let grad_norm_start = h.uniform(0.5, 3.0);
+    let healthy_train = q4((a + h.uniform(0.02, 0.07)).min(0.995));
+    let val_gap = h.uniform(0.005, 0.04);
+    let loss_of = |acc: f64, h: &mut Stream| q4((1.0 - acc) * h.uniform(1.5, 3.0) + 0.05);
+
+    let mut o = Outcome {
+        regime: Regime::Healthy,
+        first_train_loss: first_loss,
+        final_train_loss: healthy_final_loss,
+        first_train_acc: q4(chance + (healthy_train - chance) * h.uniform(0.45, 0.75)),
+        final_train_acc: healthy_train,
+        first_val_acc: q4(chance + (a - chance) * h.uniform(0.5, 0.85)),
+        best_val_acc: a,
+        best_epoch,
+        best_val_loss: 0.0,
+        halt_epoch: None,
+        grad_norm_start,
+        true_val_acc: a,
+        true_test_acc: q4(a - val_gap),
+        eval_val_acc: a,
+        eval_test_acc: q4(a - val_gap),
+        eval_val_loss: 0.0,
+        eval_test_loss: 0.0,
+    };
+    o.best_val_loss = loss_of(o.best_val_acc, h);
+
+    match bug {
+        BugKind::ExplodingLr => {
+            let halt = h.range_u32(2, 5) as u16;
+            let best = q4(chance + h.uniform(0.0, 0.05));
+            o.regime = Regime::Diverging;
+            o.halt_epoch = Some(halt);
+            o.first_train_loss = q4(ln_k * h.uniform(1.0, 2.0));
+            o.final_train_loss = f64::NAN;
+            o.first_train_acc = q4(chance + h.uniform(-0.02, 0.02));
+            o.final_train_acc = q4(chance + h.uniform(-0.02, 0.02));
+            o.first_val_acc = best;
+            o.best_val_acc = best;
+            o.best_epoch = 1;
+            o.best_val_loss = q4(o.first_train_loss * h.uniform(1.05, 1.3));
+            o.grad_norm_start = h.uniform(20.0, 80.0);
+            o.true_val_acc = best;
+            o.eval_val_acc = q4(best - h.uniform(0.0, 0.015));
+            o.eval_test_acc = q4(o.eval_val_acc - h.uniform(0.0, 0.01));
+            o.true_test_acc = o.eval_test_acc;
+            o.eval_val_loss = f64::NAN;
+            o.eval_test_loss = f64::NAN;
+            return o;
+        }
+        BugKind::WrongOptimizer | BugKind::BatchSizeOverflow => {
+            let stuck = q4(chance + (a - chance) * h.uniform(0.05, 0.25));
+            o.regime = if bug == BugKind::WrongOptimizer { Regime::Oscillating } else { Regime::Plateau };
+            o.first_train_loss = q4(ln_k * h.uniform(0.9, 1.1));
+            o.final_train_loss = if bug == BugKind::WrongOptimizer {
+                f64::NAN // set by the oscillation itself
+            } else {
+                q4(o.first_train_loss * h.uniform(0.82, 0.95))
+            };
+            o.first_train_acc = q4(chance + (stuck - chance) * h.uniform(0.2, 0.6));
+            o.final_train_acc = q4(stuck + h.uniform(0.0, 0.02));
+            o.first_val_acc = q4(chance + (stuck - chance) * h.uniform(0.2, 0.6));
+            o.best_val_acc = stuck;
+            o.true_val_acc = stuck;
+            o.eval_val_acc = stuck;
+            o.true_test_acc = q4(stuck - h.uniform(0.005, 0.03));
+            o.eval_test_acc = o.true_test_acc;
+            if bug == BugKind::WrongOptimizer {
+                o.grad_norm_start = h.uniform(12.0, 60.0);
+            } else {
+                o.grad_norm_start = h.uniform(0.1, 0.8);
+            }
+            o.best_val_loss = loss_of(stuck, h);
+        }
+        BugKind::DataLeakageScaler => {
+            let inflated = q4((a + h.uniform(0.04, 0.08)).min(0.985));
+            o.best_val_acc = inflated;
+            o.eval_val_acc = inflated;
+            o.first_val_acc = q4(chance + (inflated - chance) * h.uniform(0.5, 0.85));
+            o.final_train_acc = q4((inflated + h.uniform(0.005, 0.03)).min(0.998));
+            o.eval_test_acc = q4(inflated - h.uniform(0.001, 0.012));
+            o.true_test_acc = o.eval_test_acc;
+            o.best_val_loss = loss_of(inflated, h);
+        }
+        BugKind::DataLeakageOverlap => {
+            let train = q4(h.uniform(0.985, 0.998));
+            let f = overlap_train_val as f64 / n_val as f64;
+            let val = q4(f * train + (1.0 - f) * a);
+            o.final_train_acc = train;
+            o.best_val_acc = val;
+            o.first_val_acc = q4(chance + (val - chance) * h.uniform(0.5, 0.85));
+            o.eval_val_acc = val;
+            o.eval_test_acc = a;
+            o.true_test_acc = a;
+            o.best_val_loss = loss_of(val, h);
+        }
+        BugKind::WrongSplitRatio => {
+            let low = q4(a - h.uniform(0.10, 0.20));
+            o.regime = Regime::Memorising;
+            o.final_train_loss = q4(h.uniform(0.001, 0.008));
+            o.final_train_acc = q4(h.uniform(0.995, 0.9999));
+            o.best_val_acc = low;
+            o.first_val_acc = q4(chance + (low - chance) * h.uniform(0.6, 0.9));
+            o.true_val_acc = low;
+            o.eval_val_acc = low;
+            o.eval_test_acc = q4(low - h.uniform(0.002, 0.015));
+            o.true_test_acc = o.eval_test_acc;
+            o.best_val_loss = loss_of(low, h);
+        }
+        BugKind::LabelEncoderMismatch => {
+            // Training is healthy; eval scores every class under another class's index.
+            let true_test = q4((a + h.uniform(0.0, 0.02)).min(0.999));
+            o.true_test_acc = true_test;
+            o.eval_val_acc = q4((1.0 - a) / (k - 1.0));
+            o.eval_test_acc = q4((1.0 - true_test) / (k - 1.0));
+            o.eval_val_loss = q4(h.uniform(1.5, 4.0));
+            o.eval_test_loss = q4(o.eval_val_loss * h.uniform(1.0, 1.05));
+            return o;
+        }
+        BugKind::SilentMetricSwap => {
+            // True test is below true val; the eval code stores each under the other's key.
+            o.eval_val_acc = o.true_test_acc;
+            o.eval_test_acc = o.true_val_acc;
+        }
+        BugKind::TokenizerVersionDrift => {
+            let unk = tokenizer.map(|t| t.eval_unk_rate).unwrap_or(0.1);
+            let val = q4(a * (1.0 - unk * h.uniform(0.9, 1.1)));
+            o.eval_val_acc = val;
+            o.eval_test_acc = q4(val - h.uniform(0.003, 0.02));
+            o.eval_val_loss = q4(o.best_val_loss * (1.0 + unk * h.uniform(2.0, 4.0)));
+            o.eval_test_loss = q4(o.eval_val_loss * h.uniform(1.0, 1.05));
+            return o;
+        }
+    }
+    o.eval_val_loss = o.best_val_loss;
+    o.eval_test_loss = q4(o.best_val_loss * h.uniform(1.01, 1.1));
+    o
+}

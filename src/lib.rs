@@ -1,0 +1,4 @@
+//! MLOps Pipeline Debugger: a deterministic environment for LLM agents, and
+//! the farm that serves many episodes of it at once.
+
+pub mod env;
