@@ -2,3 +2,5 @@
 //! the farm that serves many episodes of it at once.
 
 pub mod env;
+pub mod cli;
+pub mod commands;

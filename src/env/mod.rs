@@ -6,3 +6,18 @@ pub mod models;
 pub mod num;
 pub mod rng;
 pub mod world;
+pub mod artifacts;
+pub mod curves;
+pub mod checks;
+pub mod fields;
+pub mod rubric;
+pub mod grader;
+pub mod action;
+pub mod episode;
+pub mod observation;
+
+pub use action::{Action, ResetParams, ValidationError};
+pub use catalogue::{ArtifactName, BugKind, Category, CheckKind, ENV_VERSION, TaskId};
+pub use episode::{Episode, EpisodeOptions, StepError, StepOutcome};
+pub use grader::Bp;
+pub use observation::{Observation, State};

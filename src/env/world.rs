@@ -38,6 +38,8 @@ impl OptimizerKind {
     }
 }
 
+pub const GPUS: [&str; 4] = ["NVIDIA A100-SXM4-40GB", "NVIDIA A10G", "NVIDIA L4", "NVIDIA H100 80GB HBM3"];
+
 pub const MIN_HEALTHY_LR: f64 = 1e-6;
 pub const MAX_HEALTHY_MOMENTUM: f64 = 0.95;
 
@@ -110,12 +112,21 @@ impl Version {
 pub struct TokenizerState {
     pub train_version: Version,
     pub eval_version: Version,
-    /// Vocabulary entries of the training tokenizer that the eval tokenizer lacks.
-    pub tokens_missing: u32,
+    /// The version before the training one (minor - 1), which the card's changelog names.
+    pub previous_version: Version,
+    /// Vocabulary entries the training version added over the previous one.
+    pub tokens_added: u32,
     /// Share of eval tokens that become [UNK] under the eval tokenizer.
     pub eval_unk_rate: f64,
     /// Share of [UNK] under the training tokenizer (healthy, small).
     pub train_unk_rate: f64,
+}
+
+impl TokenizerState {
+    /// Vocabulary entries of the training tokenizer that the eval tokenizer lacks.
+    pub fn tokens_missing_in_eval(&self) -> u32 {
+        if self.eval_version == self.train_version { 0 } else { self.tokens_added }
+    }
 }
 
 /// Benign anomalies that are not the fault (environment.md §3, distractors).
@@ -205,6 +216,7 @@ pub struct World {
     pub bf16: bool,
     pub num_workers: u8,
     pub train_seed: u32,
+    pub gpu: u8,
     // data
     pub n_total: u32,
     pub n_train: u32,
@@ -294,6 +306,7 @@ impl World {
         let bf16 = config.modality != Modality::Tabular && h.chance(0.6);
         let num_workers = *h.choose(&[2u8, 4, 8, 16]);
         let train_seed = *h.choose(&[0u32, 1, 7, 13, 42, 123, 1234, 2024, 3407]);
+        let gpu = h.below(GPUS.len() as u64) as u8;
 
         // ---- data splits ---------------------------------------------------
         let n_total = h.range_u32(config.samples.0, config.samples.1);
@@ -374,23 +387,17 @@ impl World {
         // ---- tokenizer -------------------------------------------------------
         let tokenizer = config.tokenizer.map(|_| {
             let train_version = Version { major: h.range_u32(2, 5) as u8, minor: h.range_u32(1, 9) as u8 };
+            let previous_version = Version { major: train_version.major, minor: train_version.minor - 1 };
+            let tokens_added = h.range_u32(150, 900);
             let train_unk_rate = quantise(h.uniform(0.0005, 0.004), 4);
-            if bug == BugKind::TokenizerVersionDrift {
-                TokenizerState {
-                    train_version,
-                    eval_version: Version { major: train_version.major, minor: train_version.minor - 1 },
-                    tokens_missing: h.range_u32(150, 900),
-                    eval_unk_rate: quantise(h.uniform(0.10, 0.25), 4),
-                    train_unk_rate,
-                }
-            } else {
-                TokenizerState {
-                    train_version,
-                    eval_version: train_version,
-                    tokens_missing: 0,
-                    eval_unk_rate: train_unk_rate,
-                    train_unk_rate,
-                }
+            let drift = bug == BugKind::TokenizerVersionDrift;
+            TokenizerState {
+                train_version,
+                eval_version: if drift { previous_version } else { train_version },
+                previous_version,
+                tokens_added,
+                eval_unk_rate: if drift { quantise(h.uniform(0.10, 0.25), 4) } else { train_unk_rate },
+                train_unk_rate,
             }
         });
         let sklearn_version = Version { major: 1, minor: h.range_u32(2, 5) as u8 };
@@ -471,6 +478,7 @@ impl World {
             bf16,
             num_workers,
             train_seed,
+            gpu,
             n_total,
             n_train,
             n_val,
@@ -519,6 +527,14 @@ impl World {
     /// The last epoch the log reports (the halting epoch when training halted).
     pub fn final_epoch(&self) -> u16 {
         self.outcome.halt_epoch.unwrap_or(self.epochs)
+    }
+
+    pub fn gpu_name(&self) -> &'static str {
+        GPUS[self.gpu as usize]
+    }
+
+    pub fn checkpoint(&self) -> String {
+        format!("checkpoints/epoch_{:03}.pt", self.outcome.best_epoch)
     }
 
     pub fn steps_per_epoch(&self) -> u32 {
@@ -610,13 +626,15 @@ fn draw_outcome(
     }
     let a = q4(a);
     let ln_k = libm::log(k);
-    let first_loss = q4(ln_k * h.uniform(0.5, 0.8));
-    let healthy_final_loss = q4((first_loss * h.uniform(0.15, 0.5)).max(0.0501));
     let best_epoch = epochs - h.below(3) as u16;
     let grad_norm_start = h.uniform(0.5, 3.0);
     let healthy_train = q4((a + h.uniform(0.02, 0.07)).min(0.995));
+    // A healthy final training loss fits the training accuracy and stays above
+    // LOSS_COLLAPSE; the first epoch's loss is at least twice as high.
+    let healthy_final_loss = q4(((1.0 - healthy_train) * h.uniform(1.5, 3.0) + 0.03).max(0.0501));
+    let first_loss = q4((ln_k * h.uniform(0.5, 0.8)).max(healthy_final_loss / h.uniform(0.2, 0.5)));
     let val_gap = h.uniform(0.005, 0.04);
-    let loss_of = |acc: f64, h: &mut Stream| q4((1.0 - acc) * h.uniform(1.5, 3.0) + 0.05);
+    let loss_of = |acc: f64, h: &mut Stream| q4((1.0 - acc) * h.uniform(1.8, 3.2) + 0.06);
 
     let mut o = Outcome {
         regime: Regime::Healthy,

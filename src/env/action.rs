@@ -1,0 +1,291 @@
+//! Actions and reset parameters: parsed from JSON with full validation.
+//! Every rejection names the field and the reason (environment.md §5).
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::catalogue::*;
+use super::grader::Diagnosis;
+
+/// A rejected action or reset: the field at fault and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct ValidationError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        ValidationError { field: field.into(), reason: reason.into() }
+    }
+}
+
+/// A log filter: an inclusive epoch range (as written, before clipping) or a keyword.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogFilter {
+    Epochs { from: u64, to: u64 },
+    Keyword(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    ReadConfig,
+    ReadLogs { filter: Option<(String, LogFilter)> },
+    CheckDatasetStats,
+    InspectPreprocessing,
+    ReadEvalResults,
+    RunSanityCheck(CheckKind),
+    QueryArtifact { artifact: ArtifactName, field_path: Option<String> },
+    SubmitDiagnosis(Diagnosis),
+}
+
+pub const ACTION_TYPES: [&str; 8] = [
+    "read_config",
+    "read_logs",
+    "check_dataset_stats",
+    "inspect_preprocessing",
+    "read_eval_results",
+    "run_sanity_check",
+    "query_artifact",
+    "submit_diagnosis",
+];
+
+/// Every field any action may carry, besides action_type and metadata.
+const FIELDS: [&str; 9] = [
+    "log_filter",
+    "sanity_check_type",
+    "artifact_name",
+    "field_path",
+    "failure_category",
+    "root_cause_file",
+    "root_cause_field",
+    "diagnosis",
+    "proposed_fix",
+];
+
+fn allowed(action_type: &str) -> &'static [&'static str] {
+    match action_type {
+        "read_logs" => &["log_filter"],
+        "run_sanity_check" => &["sanity_check_type"],
+        "query_artifact" => &["artifact_name", "field_path"],
+        "submit_diagnosis" => &["failure_category", "root_cause_file", "root_cause_field", "diagnosis", "proposed_fix"],
+        _ => &[],
+    }
+}
+
+fn present<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    obj.get(key).filter(|v| !v.is_null())
+}
+
+fn string<'a>(obj: &'a Map<String, Value>, key: &str, max_chars: usize, required: bool) -> Result<Option<&'a str>, ValidationError> {
+    match present(obj, key) {
+        None if required => Err(ValidationError::new(key, "is required")),
+        None => Ok(None),
+        Some(Value::String(s)) => {
+            if s.chars().count() > max_chars {
+                Err(ValidationError::new(key, format!("longer than {max_chars} characters")))
+            } else {
+                Ok(Some(s))
+            }
+        }
+        Some(_) => Err(ValidationError::new(key, "must be a string")),
+    }
+}
+
+fn enum_value<T>(obj: &Map<String, Value>, key: &str, parse: impl Fn(&str) -> Option<T>, expected: &[&str]) -> Result<T, ValidationError> {
+    let s = string(obj, key, usize::MAX, true)?.expect("required");
+    parse(s).ok_or_else(|| ValidationError::new(key, format!("unknown value '{}'; expected one of: {}", truncate(s), expected.join(", "))))
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// Parses a log filter; `None` for an absent or blank filter.
+pub fn parse_log_filter(raw: &str) -> Result<Option<(String, LogFilter)>, ValidationError> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    let malformed = || {
+        ValidationError::new("log_filter", "malformed epoch range; expected epoch:N or epoch:N-M with 1 <= N <= M")
+    };
+    let lower = trimmed.to_lowercase();
+    let filter = match lower.strip_prefix("epoch:") {
+        Some(range) => {
+            let number = |s: &str| -> Result<u64, ValidationError> {
+                let s = s.trim();
+                if s.is_empty() || !s.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(malformed());
+                }
+                // Absurdly large bounds are still ranges; they clip to the log.
+                Ok(s.parse::<u64>().unwrap_or(u64::MAX))
+            };
+            let (from, to) = match range.split_once('-') {
+                Some((a, b)) => (number(a)?, number(b)?),
+                None => {
+                    let n = number(range)?;
+                    (n, n)
+                }
+            };
+            if from == 0 || from > to {
+                return Err(malformed());
+            }
+            LogFilter::Epochs { from, to }
+        }
+        None => LogFilter::Keyword(lower),
+    };
+    Ok(Some((trimmed.to_string(), filter)))
+}
+
+impl Action {
+    /// Validates a JSON action.
+    pub fn from_json(value: &Value) -> Result<Action, ValidationError> {
+        let Value::Object(obj) = value else {
+            return Err(ValidationError::new("action", "must be a JSON object"));
+        };
+        let action_type = match obj.get("action_type") {
+            None | Some(Value::Null) => return Err(ValidationError::new("action_type", "is required")),
+            Some(Value::String(s)) => s.as_str(),
+            Some(_) => return Err(ValidationError::new("action_type", "must be a string")),
+        };
+        if !ACTION_TYPES.contains(&action_type) {
+            return Err(ValidationError::new(
+                "action_type",
+                format!("unknown action type '{}'; expected one of: {}", truncate(action_type), ACTION_TYPES.join(", ")),
+            ));
+        }
+        // Keys in sorted order, so the reported field never depends on map order.
+        let mut keys: Vec<&String> = obj.keys().collect();
+        keys.sort();
+        for key in &keys {
+            let key = key.as_str();
+            if key == "action_type" {
+                continue;
+            }
+            if key == "metadata" {
+                if !matches!(obj[key], Value::Object(_) | Value::Null) {
+                    return Err(ValidationError::new("metadata", "must be an object"));
+                }
+                continue;
+            }
+            if !FIELDS.contains(&key) {
+                return Err(ValidationError::new(truncate(key), "unknown field"));
+            }
+            if !allowed(action_type).contains(&key) && !obj[key].is_null() {
+                return Err(ValidationError::new(key, format!("not allowed for action_type {action_type}")));
+            }
+        }
+        Ok(match action_type {
+            "read_config" => Action::ReadConfig,
+            "check_dataset_stats" => Action::CheckDatasetStats,
+            "inspect_preprocessing" => Action::InspectPreprocessing,
+            "read_eval_results" => Action::ReadEvalResults,
+            "read_logs" => {
+                let filter = match string(obj, "log_filter", MAX_LOG_FILTER, false)? {
+                    Some(raw) => parse_log_filter(raw)?,
+                    None => None,
+                };
+                Action::ReadLogs { filter }
+            }
+            "run_sanity_check" => {
+                let names: Vec<&str> = CheckKind::ALL.iter().map(|c| c.as_str()).collect();
+                Action::RunSanityCheck(enum_value(obj, "sanity_check_type", CheckKind::parse, &names)?)
+            }
+            "query_artifact" => {
+                let names: Vec<&str> = ArtifactName::ALL.iter().map(|a| a.as_str()).collect();
+                let artifact = enum_value(obj, "artifact_name", ArtifactName::parse, &names)?;
+                let field_path = string(obj, "field_path", MAX_FIELD_PATH, false)?
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string);
+                Action::QueryArtifact { artifact, field_path }
+            }
+            _ => {
+                let names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+                let failure_category = enum_value(obj, "failure_category", Category::parse, &names)?;
+                let text = |key, max| string(obj, key, max, true).map(|s| s.expect("required").to_string());
+                Action::SubmitDiagnosis(Diagnosis {
+                    failure_category,
+                    root_cause_file: text("root_cause_file", MAX_ROOT_CAUSE)?,
+                    root_cause_field: text("root_cause_field", MAX_ROOT_CAUSE)?,
+                    diagnosis: text("diagnosis", MAX_DIAGNOSIS)?,
+                    proposed_fix: text("proposed_fix", MAX_PROPOSED_FIX)?,
+                })
+            }
+        })
+    }
+
+    pub fn action_type(&self) -> &'static str {
+        match self {
+            Action::ReadConfig => "read_config",
+            Action::ReadLogs { .. } => "read_logs",
+            Action::CheckDatasetStats => "check_dataset_stats",
+            Action::InspectPreprocessing => "inspect_preprocessing",
+            Action::ReadEvalResults => "read_eval_results",
+            Action::RunSanityCheck(_) => "run_sanity_check",
+            Action::QueryArtifact { .. } => "query_artifact",
+            Action::SubmitDiagnosis(_) => "submit_diagnosis",
+        }
+    }
+}
+
+/// Validated reset parameters (null is the same as absent).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResetParams {
+    pub task_id: Option<TaskId>,
+    pub seed: Option<u64>,
+    pub episode_id: Option<String>,
+    /// Keys that were ignored, sorted.
+    pub ignored_keys: Vec<String>,
+}
+
+impl ResetParams {
+    pub fn from_json(value: &Value) -> Result<ResetParams, ValidationError> {
+        let obj = match value {
+            Value::Null => return Ok(ResetParams::default()),
+            Value::Object(obj) => obj,
+            _ => return Err(ValidationError::new("reset", "must be a JSON object")),
+        };
+        let task_names: Vec<&str> = TaskId::ALL.iter().map(|t| t.as_str()).collect();
+        let task = |key: &str| -> Result<Option<TaskId>, ValidationError> {
+            match present(obj, key) {
+                None => Ok(None),
+                Some(Value::String(s)) => TaskId::parse(s).map(Some).ok_or_else(|| {
+                    ValidationError::new(key, format!("unknown task '{}'; expected one of: {}", truncate(s), task_names.join(", ")))
+                }),
+                Some(_) => Err(ValidationError::new(key, "must be a string")),
+            }
+        };
+        let (a, b) = (task("task_id")?, task("task")?);
+        let task_id = match (a, b) {
+            (Some(x), Some(y)) if x != y => {
+                return Err(ValidationError::new("task", "conflicts with task_id"));
+            }
+            (x, y) => x.or(y),
+        };
+        let seed = match present(obj, "seed") {
+            None => None,
+            Some(Value::Number(n)) => Some(n.as_u64().filter(|_| !n.is_f64()).ok_or_else(|| {
+                ValidationError::new("seed", "must be an integer in [0, 18446744073709551615]")
+            })?),
+            Some(_) => return Err(ValidationError::new("seed", "must be an integer in [0, 18446744073709551615]")),
+        };
+        let episode_id = match present(obj, "episode_id") {
+            None => None,
+            Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= MAX_EPISODE_ID => Some(s.clone()),
+            Some(Value::String(_)) => {
+                return Err(ValidationError::new("episode_id", format!("must be 1 to {MAX_EPISODE_ID} characters")));
+            }
+            Some(_) => return Err(ValidationError::new("episode_id", "must be a string")),
+        };
+        let mut ignored_keys: Vec<String> = obj
+            .keys()
+            .filter(|k| !matches!(k.as_str(), "task_id" | "task" | "seed" | "episode_id"))
+            .map(|k| truncate(k))
+            .collect();
+        ignored_keys.sort();
+        Ok(ResetParams { task_id, seed, episode_id, ignored_keys })
+    }
+}

@@ -1,0 +1,183 @@
+//! Terminal grading: four independent components, the investigation and
+//! hard-task penalties, all in integer basis points (environment.md §7).
+
+use serde::{Serialize, Serializer};
+
+use super::artifacts::code::names;
+use super::catalogue::*;
+use super::fields::{canonical_field, field_matches};
+use super::num::Sci2;
+use super::rubric::fix_credit;
+use super::world::{Normaliser, OptimizerKind, World};
+
+/// Basis points (1 = 0.0001), written to JSON as a number with at most 4 decimals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Bp(pub i64);
+
+impl Bp {
+    pub fn as_f64(self) -> f64 {
+        self.0 as f64 / 10_000.0
+    }
+}
+
+impl Serialize for Bp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.as_f64())
+    }
+}
+
+/// A submitted diagnosis (validated).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnosis {
+    pub failure_category: Category,
+    pub root_cause_file: String,
+    pub root_cause_field: String,
+    pub diagnosis: String,
+    pub proposed_fix: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Component {
+    pub awarded: Bp,
+    pub correct: bool,
+}
+
+impl Component {
+    const ZERO: Component = Component { awarded: Bp(0), correct: false };
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Breakdown {
+    pub failure_category: Component,
+    pub root_cause_file: Component,
+    pub root_cause_field: Component,
+    pub proposed_fix: Component,
+    pub investigation_penalty: Bp,
+    pub hard_task_penalty: Bp,
+}
+
+impl Breakdown {
+    /// What a truncated episode reports: nothing graded.
+    pub const UNGRADED: Breakdown = Breakdown {
+        failure_category: Component::ZERO,
+        root_cause_file: Component::ZERO,
+        root_cause_field: Component::ZERO,
+        proposed_fix: Component::ZERO,
+        investigation_penalty: Bp(0),
+        hard_task_penalty: Bp(0),
+    };
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GroundTruth {
+    pub bug_type: BugKind,
+    pub category: Category,
+    pub file: ArtifactName,
+    pub field: String,
+    pub fix: String,
+}
+
+pub fn ground_truth(w: &World) -> GroundTruth {
+    GroundTruth {
+        bug_type: w.bug,
+        category: w.bug.category(),
+        file: w.bug.file(),
+        field: canonical_field(w),
+        fix: canonical_fix(w),
+    }
+}
+
+/// A healthy learning rate to suggest for the episode's optimizer.
+fn healthy_lr(w: &World) -> Sci2 {
+    match w.optimizer {
+        OptimizerKind::Sgd => Sci2 { digits: 10, exp: -2 },
+        _ => Sci2 { digits: 30, exp: -4 },
+    }
+}
+
+/// The canonical fix, quoting the episode's own values.
+pub fn canonical_fix(w: &World) -> String {
+    let n = names(w);
+    match w.bug {
+        BugKind::ExplodingLr => format!(
+            "Lower optimizer.learning_rate from {} to {} so the loss stops diverging.",
+            w.lr.text(),
+            healthy_lr(w).text()
+        ),
+        BugKind::WrongOptimizer => format!(
+            "Lower optimizer.momentum from {} to 0.9 so SGD stops oscillating.",
+            super::artifacts::tree::plain_float(w.momentum)
+        ),
+        BugKind::BatchSizeOverflow => format!(
+            "Lower training.batch_size from {} to 64, well below the {} training samples, so each epoch takes many optimisation steps.",
+            w.batch_size, w.n_train
+        ),
+        BugKind::DataLeakageScaler if w.normaliser == Normaliser::ChannelStats => format!(
+            "Fit the ChannelNormalizer on the training images only: call {}.fit_transform on X_train after the split and {}.transform on X_val and X_test.",
+            n.normaliser_var, n.normaliser_var
+        ),
+        BugKind::DataLeakageScaler => format!(
+            "Fit the StandardScaler on the training split only: call {}.fit_transform on X_train after train_test_split and {}.transform on X_val and X_test.",
+            n.normaliser_var, n.normaliser_var
+        ),
+        BugKind::DataLeakageOverlap => "Split once with a fixed integer random_state (e.g. random_state=42) in train_test_split, then split the held-out remainder into validation and test so the splits are disjoint.".to_string(),
+        BugKind::WrongSplitRatio => format!(
+            "Set test_size in train_test_split from {} to 0.2 so the model trains on the majority of the data.",
+            super::artifacts::tree::plain_float(w.test_size())
+        ),
+        BugKind::LabelEncoderMismatch => format!(
+            "Build the evaluation mapping {} from the training LabelEncoder's classes_ (reuse the same fitted encoder) so every class keeps its training index.",
+            n.label_map_var
+        ),
+        BugKind::SilentMetricSwap => format!(
+            "Swap the two assignments back: store val_acc under {r}['val_accuracy'] and test_acc under {r}['test_accuracy'].",
+            r = n.results_var
+        ),
+        BugKind::TokenizerVersionDrift => {
+            let t = w.tokenizer.expect("hard-task models have a tokenizer");
+            format!(
+                "Load the same tokenizer version {} in evaluation as in training instead of {}, so evaluation text is tokenized with the training vocabulary.",
+                t.train_version.text(),
+                t.eval_version.text()
+            )
+        }
+    }
+}
+
+/// Basename, trimmed and lower-cased, equals the bug's file.
+fn file_matches(w: &World, answer: &str) -> bool {
+    let base = answer.trim().rsplit(['/', '\\']).next().unwrap_or("").trim().to_lowercase();
+    base == w.bug.file().as_str()
+}
+
+fn component(awarded: i64, correct_at: i64) -> Component {
+    Component { awarded: Bp(awarded), correct: awarded >= correct_at }
+}
+
+/// Grades a diagnosis; returns the score and its breakdown.
+pub fn grade(w: &World, d: &Diagnosis, distinct_artifacts_read: usize, investigation_applies: bool) -> (Bp, Breakdown) {
+    let category = if d.failure_category == w.bug.category() { WEIGHT_CATEGORY } else { 0 };
+    let file = if file_matches(w, &d.root_cause_file) { WEIGHT_FILE } else { 0 };
+    let field = if field_matches(w, &d.root_cause_field) { WEIGHT_FIELD } else { 0 };
+    let fix = fix_credit(w, &d.proposed_fix, WEIGHT_FIX);
+    let sum = category + file + field + fix;
+    let hard_task_penalty = if w.task == TaskId::Hard && sum < HARD_TASK_THRESHOLD {
+        let shortfall = (WEIGHT_CATEGORY - category) + (WEIGHT_FILE - file) + (WEIGHT_FIELD - field) + (WEIGHT_FIX - fix);
+        -(shortfall / 2)
+    } else {
+        0
+    };
+    let investigation_penalty =
+        if investigation_applies && distinct_artifacts_read < MIN_ARTIFACTS_READ { INVESTIGATION_PENALTY } else { 0 };
+    let score = (sum + hard_task_penalty + investigation_penalty).clamp(0, 10_000);
+    let breakdown = Breakdown {
+        failure_category: component(category, WEIGHT_CATEGORY),
+        root_cause_file: component(file, WEIGHT_FILE),
+        root_cause_field: component(field, WEIGHT_FIELD),
+        // correct at >= 0.8 of the weight
+        proposed_fix: component(fix, WEIGHT_FIX * 8 / 10),
+        investigation_penalty: Bp(investigation_penalty),
+        hard_task_penalty: Bp(hard_task_penalty),
+    };
+    (Bp(score), breakdown)
+}
