@@ -88,7 +88,7 @@ pub fn curves(w: &World) -> Vec<EpochRow> {
                 if i + 1 == n {
                     l = o.final_train_loss;
                 }
-                let l = q4(l).min(prev - 0.0001);
+                let l = q4(q4(l).min(prev - 0.0001));
                 *slot = l;
                 prev = l;
             }

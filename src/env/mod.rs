@@ -21,3 +21,4 @@ pub use catalogue::{ArtifactName, BugKind, Category, CheckKind, ENV_VERSION, Tas
 pub use episode::{Episode, EpisodeOptions, StepError, StepOutcome};
 pub use grader::Bp;
 pub use observation::{Observation, State};
+pub mod hints;

@@ -377,9 +377,11 @@ impl World {
                 }
             };
             let train = make(&mut h, mean);
-            let val_mean = mean * h.uniform(0.98, 1.02);
+            // val and test lengths differ from train by 1-3%, never identical after rounding
+            let mut nearby = |h: &mut Stream| mean * (1.0 + if h.chance(0.5) { 1.0 } else { -1.0 } * h.uniform(0.01, 0.03));
+            let val_mean = nearby(&mut h);
             let val = make(&mut h, val_mean);
-            let test_mean = mean * h.uniform(0.98, 1.02);
+            let test_mean = nearby(&mut h);
             let test = make(&mut h, test_mean);
             [train, val, test]
         });
@@ -411,15 +413,10 @@ impl World {
         let has_imbalance = distractors.contains(&Distractor::ClassImbalance);
         let mut weights: Vec<f64> = (0..k).map(|_| h.uniform(1.0, 1.3)).collect();
         if has_imbalance {
-            let min_w = weights.iter().cloned().fold(f64::INFINITY, f64::min);
+            // One class outweighs the smallest of the others by 1.8 to 2.6 times.
             let j = distractor_rng.index(k);
-            weights[j] = min_w * distractor_rng.uniform(1.8, 2.6);
-            // keep every other class within the healthy band around the minimum
-            for (i, w) in weights.iter_mut().enumerate() {
-                if i != j {
-                    *w = w.min(min_w * 1.3);
-                }
-            }
+            let others_min = (0..k).filter(|&i| i != j).map(|i| weights[i]).fold(f64::INFINITY, f64::min);
+            weights[j] = others_min * distractor_rng.uniform(1.8, 2.6);
         }
         let class_counts = [
             apportion(n_train, &weights),
