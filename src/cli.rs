@@ -3,7 +3,11 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "mlops-debug-env", version, about = "MLOps Pipeline Debugger: an environment farm for LLM agents")]
+#[command(
+    name = "mlops-debug-env",
+    version,
+    about = "MLOps Pipeline Debugger: an environment farm for LLM agents"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

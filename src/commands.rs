@@ -93,7 +93,12 @@ pub fn grade(task: TaskId, seed: u64, diagnosis: &str) -> Result<String, String>
     }
     let d = match Action::from_json(&value).map_err(|e| format!("--diagnosis: {e}"))? {
         Action::SubmitDiagnosis(d) => d,
-        other => return Err(format!("--diagnosis: action_type must be submit_diagnosis, not {}", other.action_type())),
+        other => {
+            return Err(format!(
+                "--diagnosis: action_type must be submit_diagnosis, not {}",
+                other.action_type()
+            ));
+        }
     };
     let mut ep = Episode::new(task, seed, cli_episode_id(task, seed));
     let end = ep.submit_offline(&d);

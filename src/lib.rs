@@ -1,6 +1,6 @@
 //! MLOps Pipeline Debugger: a deterministic environment for LLM agents, and
 //! the farm that serves many episodes of it at once.
 
-pub mod env;
 pub mod cli;
 pub mod commands;
+pub mod env;

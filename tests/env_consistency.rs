@@ -151,10 +151,10 @@ fn check_episode(task: TaskId, seed: u64) {
     }
     assert_eq!(f(&r.eval["final_epoch"]), rows.len() as f64, "{ctx}: final epoch");
     assert_eq!(r.card["classes"].as_array().unwrap().len(), config.num_classes(), "{ctx}");
-    let (log_best, log_best_epoch) = rows
-        .iter()
-        .enumerate()
-        .fold((f64::NEG_INFINITY, 0), |(b, at), (i, r)| if r.val_acc > b { (r.val_acc, i + 1) } else { (b, at) });
+    let (log_best, log_best_epoch) =
+        rows.iter().enumerate().fold((f64::NEG_INFINITY, 0), |(b, at), (i, r)| {
+            if r.val_acc > b { (r.val_acc, i + 1) } else { (b, at) }
+        });
     let footer = r.log.lines().find(|l| l.contains("best val_acc=")).unwrap();
     assert_eq!(num(kv(footer, "val_acc").unwrap().trim_end_matches(';')), log_best, "{ctx}");
     assert!(footer.contains(&format!("at epoch {log_best_epoch};")), "{ctx}: {footer}");
@@ -231,7 +231,8 @@ fn check_episode(task: TaskId, seed: u64) {
         BugKind::DataLeakageScaler => {
             let fs = &r.stats["feature_stats"];
             assert_eq!(fs["train"], fs["val"], "{ctx}: identical train and val statistics");
-            let scale_line = r.code.lines().position(|l| l.trim_start().starts_with("X = ") && l.contains("(X)")).unwrap();
+            let scale_line =
+                r.code.lines().position(|l| l.trim_start().starts_with("X = ") && l.contains("(X)")).unwrap();
             let split_line = r.code.lines().position(|l| l.contains("train, val, test = ")).unwrap();
             assert!(scale_line < split_line, "{ctx}: normaliser fitted before the split");
             assert!(val - test <= 0.0125 && val > config.accuracy.0 - 0.06, "{ctx}: inflated and close");
@@ -251,8 +252,10 @@ fn check_episode(task: TaskId, seed: u64) {
         BugKind::LabelEncoderMismatch => {
             let res = checks::run(&w, CheckKind::LabelConsistency);
             let mm = m(&res);
-            let train: Vec<&str> = mm["train_mapping"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-            let eval: Vec<&str> = mm["eval_mapping"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+            let train: Vec<&str> =
+                mm["train_mapping"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+            let eval: Vec<&str> =
+                mm["eval_mapping"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
             assert!(train.iter().zip(&eval).all(|(a, b)| a != b), "{ctx}: a derangement");
             // accuracy = sum over classes of share x P(model predicts the class the eval mapping assigns)
             let k = train.len() as f64;
@@ -283,7 +286,11 @@ fn check_episode(task: TaskId, seed: u64) {
             let mm = m(&checks::run(&w, CheckKind::EncoderVersionMatch));
             assert_eq!(mm["train_version"], train_v, "{ctx}");
             assert_eq!(mm["eval_version"], eval_v, "{ctx}");
-            assert_eq!(mm["tokens_unknown_to_eval_tokenizer"], r.card["evaluation"]["tokens_unknown_to_eval_tokenizer"], "{ctx}");
+            assert_eq!(
+                mm["tokens_unknown_to_eval_tokenizer"],
+                r.card["evaluation"]["tokens_unknown_to_eval_tokenizer"],
+                "{ctx}"
+            );
             assert!(f(&mm["tokens_unknown_to_eval_tokenizer"]) >= 100.0, "{ctx}: hundreds of tokens");
             let unk = w.tokenizer.unwrap().eval_unk_rate;
             let drop = (log_best - val) / log_best;
@@ -350,14 +357,15 @@ fn check_episode(task: TaskId, seed: u64) {
     // ---- every accepted field form appears in the artifacts ----------------------
     let bug_file = render(&w, w.bug.file());
     for form in accepted_forms(&w) {
-        let as_path = ArtifactName::ALL.iter().filter(|a| a.is_structured()).any(|&a| {
-            matches!(query(&w, a, &form), QueryAnswer::Found(_))
-        });
+        let as_path = ArtifactName::ALL
+            .iter()
+            .filter(|a| a.is_structured())
+            .any(|&a| matches!(query(&w, a, &form), QueryAnswer::Found(_)));
         let as_code = form.split_once('.').is_some_and(|(a, b)| {
             !b.contains('.') && has_identifier(&bug_file, a) && has_identifier(&bug_file, b)
         });
-        let as_identifier = !form.contains('.')
-            && ArtifactName::ALL.iter().any(|&a| has_identifier(&render(&w, a), &form));
+        let as_identifier =
+            !form.contains('.') && ArtifactName::ALL.iter().any(|&a| has_identifier(&render(&w, a), &form));
         assert!(as_path || as_code || as_identifier, "{ctx}: field form {form} appears nowhere");
     }
 }
@@ -374,7 +382,8 @@ fn every_episode_is_consistent_for_the_first_thousand_seeds_of_every_task() {
 #[test]
 fn bug_is_present_and_artifacts_consistent_for_random_seeds() {
     use proptest::prelude::*;
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 300, ..ProptestConfig::default() });
+    let mut runner =
+        proptest::test_runner::TestRunner::new(ProptestConfig { cases: 300, ..ProptestConfig::default() });
     runner
         .run(&(0usize..3, any::<u64>()), |(t, seed)| {
             check_episode(TaskId::ALL[t], seed);

@@ -52,7 +52,10 @@ fn no_reset_observation_field_predicts_the_bug() {
             }
             let run_id = u64::from_str_radix(obs["run_id"].as_str().unwrap(), 16).unwrap();
             for modulus in [2u64, 3, 9, 256] {
-                features.entry(format!("run_id mod {modulus}")).or_default().push(((run_id % modulus).to_string(), *bug));
+                features
+                    .entry(format!("run_id mod {modulus}"))
+                    .or_default()
+                    .push(((run_id % modulus).to_string(), *bug));
             }
         }
         // The tuple of every field with at most 50 distinct values in training.

@@ -69,7 +69,9 @@ fn allowed(action_type: &str) -> &'static [&'static str] {
         "read_logs" => &["log_filter"],
         "run_sanity_check" => &["sanity_check_type"],
         "query_artifact" => &["artifact_name", "field_path"],
-        "submit_diagnosis" => &["failure_category", "root_cause_file", "root_cause_field", "diagnosis", "proposed_fix"],
+        "submit_diagnosis" => {
+            &["failure_category", "root_cause_file", "root_cause_field", "diagnosis", "proposed_fix"]
+        }
         _ => &[],
     }
 }
@@ -78,7 +80,12 @@ fn present<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     obj.get(key).filter(|v| !v.is_null())
 }
 
-fn string<'a>(obj: &'a Map<String, Value>, key: &str, max_chars: usize, required: bool) -> Result<Option<&'a str>, ValidationError> {
+fn string<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    max_chars: usize,
+    required: bool,
+) -> Result<Option<&'a str>, ValidationError> {
     match present(obj, key) {
         None if required => Err(ValidationError::new(key, "is required")),
         None => Ok(None),
@@ -93,9 +100,19 @@ fn string<'a>(obj: &'a Map<String, Value>, key: &str, max_chars: usize, required
     }
 }
 
-fn enum_value<T>(obj: &Map<String, Value>, key: &str, parse: impl Fn(&str) -> Option<T>, expected: &[&str]) -> Result<T, ValidationError> {
+fn enum_value<T>(
+    obj: &Map<String, Value>,
+    key: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    expected: &[&str],
+) -> Result<T, ValidationError> {
     let s = string(obj, key, usize::MAX, true)?.expect("required");
-    parse(s).ok_or_else(|| ValidationError::new(key, format!("unknown value '{}'; expected one of: {}", truncate(s), expected.join(", "))))
+    parse(s).ok_or_else(|| {
+        ValidationError::new(
+            key,
+            format!("unknown value '{}'; expected one of: {}", truncate(s), expected.join(", ")),
+        )
+    })
 }
 
 fn truncate(s: &str) -> String {
@@ -109,7 +126,10 @@ pub fn parse_log_filter(raw: &str) -> Result<Option<(String, LogFilter)>, Valida
         return Ok(None);
     }
     let malformed = || {
-        ValidationError::new("log_filter", "malformed epoch range; expected epoch:N or epoch:N-M with 1 <= N <= M")
+        ValidationError::new(
+            "log_filter",
+            "malformed epoch range; expected epoch:N or epoch:N-M with 1 <= N <= M",
+        )
     };
     let lower = trimmed.to_lowercase();
     let filter = match lower.strip_prefix("epoch:") {
@@ -153,7 +173,11 @@ impl Action {
         if !ACTION_TYPES.contains(&action_type) {
             return Err(ValidationError::new(
                 "action_type",
-                format!("unknown action type '{}'; expected one of: {}", truncate(action_type), ACTION_TYPES.join(", ")),
+                format!(
+                    "unknown action type '{}'; expected one of: {}",
+                    truncate(action_type),
+                    ACTION_TYPES.join(", ")
+                ),
             ));
         }
         // Keys in sorted order, so the reported field never depends on map order.
@@ -253,7 +277,10 @@ impl ResetParams {
             match present(obj, key) {
                 None => Ok(None),
                 Some(Value::String(s)) => TaskId::parse(s).map(Some).ok_or_else(|| {
-                    ValidationError::new(key, format!("unknown task '{}'; expected one of: {}", truncate(s), task_names.join(", ")))
+                    ValidationError::new(
+                        key,
+                        format!("unknown task '{}'; expected one of: {}", truncate(s), task_names.join(", ")),
+                    )
                 }),
                 Some(_) => Err(ValidationError::new(key, "must be a string")),
             }
@@ -270,13 +297,18 @@ impl ResetParams {
             Some(Value::Number(n)) => Some(n.as_u64().filter(|_| !n.is_f64()).ok_or_else(|| {
                 ValidationError::new("seed", "must be an integer in [0, 18446744073709551615]")
             })?),
-            Some(_) => return Err(ValidationError::new("seed", "must be an integer in [0, 18446744073709551615]")),
+            Some(_) => {
+                return Err(ValidationError::new("seed", "must be an integer in [0, 18446744073709551615]"));
+            }
         };
         let episode_id = match present(obj, "episode_id") {
             None => None,
             Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= MAX_EPISODE_ID => Some(s.clone()),
             Some(Value::String(_)) => {
-                return Err(ValidationError::new("episode_id", format!("must be 1 to {MAX_EPISODE_ID} characters")));
+                return Err(ValidationError::new(
+                    "episode_id",
+                    format!("must be 1 to {MAX_EPISODE_ID} characters"),
+                ));
             }
             Some(_) => return Err(ValidationError::new("episode_id", "must be a string")),
         };

@@ -70,11 +70,47 @@ pub const MAX_QUERY_LINES: usize = 20;
 /// or phrases (symbols match anywhere).
 pub const HINTS_CASE_SENSITIVE: &[&str] = &["BUG", "FIXME", "TODO", "XXX"];
 pub const HINTS: &[&str] = &[
-    "should be", "should have", "leak", "leaks", "leaked", "leaky", "leakage", "mismatch",
-    "mismatched", "swapped", "swap", "drift", "drifted", "wrong", "incorrect", "misconfigured",
-    "too high", "too large", "too low", "too small", "root cause", "culprit", "hint", "fix",
-    "fixme", "oops", "hack", "verify no", "make sure", "careful", "suspicious", "broken",
-    "->", "<-", "=>", "<=", "-->", "<--", "\u{2190}", "\u{2192}", "!!!",
+    "should be",
+    "should have",
+    "leak",
+    "leaks",
+    "leaked",
+    "leaky",
+    "leakage",
+    "mismatch",
+    "mismatched",
+    "swapped",
+    "swap",
+    "drift",
+    "drifted",
+    "wrong",
+    "incorrect",
+    "misconfigured",
+    "too high",
+    "too large",
+    "too low",
+    "too small",
+    "root cause",
+    "culprit",
+    "hint",
+    "fix",
+    "fixme",
+    "oops",
+    "hack",
+    "verify no",
+    "make sure",
+    "careful",
+    "suspicious",
+    "broken",
+    "->",
+    "<-",
+    "=>",
+    "<=",
+    "-->",
+    "<--",
+    "\u{2190}",
+    "\u{2192}",
+    "!!!",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -119,16 +155,12 @@ impl TaskId {
     pub const fn bug_pool(self) -> [BugKind; 3] {
         match self {
             TaskId::Easy => [BugKind::ExplodingLr, BugKind::WrongOptimizer, BugKind::BatchSizeOverflow],
-            TaskId::Medium => [
-                BugKind::DataLeakageScaler,
-                BugKind::DataLeakageOverlap,
-                BugKind::WrongSplitRatio,
-            ],
-            TaskId::Hard => [
-                BugKind::LabelEncoderMismatch,
-                BugKind::SilentMetricSwap,
-                BugKind::TokenizerVersionDrift,
-            ],
+            TaskId::Medium => {
+                [BugKind::DataLeakageScaler, BugKind::DataLeakageOverlap, BugKind::WrongSplitRatio]
+            }
+            TaskId::Hard => {
+                [BugKind::LabelEncoderMismatch, BugKind::SilentMetricSwap, BugKind::TokenizerVersionDrift]
+            }
         }
     }
 
@@ -144,7 +176,9 @@ impl TaskId {
     pub const fn status_line(self) -> &'static str {
         match self {
             TaskId::Easy => "training run finished; results are far from what this setup usually reaches",
-            TaskId::Medium => "training run finished; offline metrics do not hold up against a fresh hold-out",
+            TaskId::Medium => {
+                "training run finished; offline metrics do not hold up against a fresh hold-out"
+            }
             TaskId::Hard => "training run finished cleanly; reported evaluation numbers are under review",
         }
     }
@@ -254,9 +288,9 @@ impl BugKind {
             BugKind::DataLeakageScaler | BugKind::DataLeakageOverlap | BugKind::WrongSplitRatio => {
                 TaskId::Medium
             }
-            BugKind::LabelEncoderMismatch
-            | BugKind::SilentMetricSwap
-            | BugKind::TokenizerVersionDrift => TaskId::Hard,
+            BugKind::LabelEncoderMismatch | BugKind::SilentMetricSwap | BugKind::TokenizerVersionDrift => {
+                TaskId::Hard
+            }
         }
     }
 
@@ -329,12 +363,18 @@ impl ArtifactName {
 
     pub const fn description(self) -> &'static str {
         match self {
-            ArtifactName::Config => "training configuration: model, training, optimizer, scheduler, data, logging",
+            ArtifactName::Config => {
+                "training configuration: model, training, optimizer, scheduler, data, logging"
+            }
             ArtifactName::TrainLog => "training log: header, one line per epoch, warnings and errors, footer",
-            ArtifactName::DatasetStats => "dataset statistics: split sizes, class counts, overlap, feature statistics",
+            ArtifactName::DatasetStats => {
+                "dataset statistics: split sizes, class counts, overlap, feature statistics"
+            }
             ArtifactName::Preprocessing => "data pipeline and evaluation code",
             ArtifactName::EvalResults => "final evaluation metrics on the validation and test splits",
-            ArtifactName::ModelCard => "model card: architecture, dataset, classes, training summary, preprocessing versions",
+            ArtifactName::ModelCard => {
+                "model card: architecture, dataset, classes, training summary, preprocessing versions"
+            }
         }
     }
 

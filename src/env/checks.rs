@@ -33,7 +33,9 @@ pub struct CheckResult {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Measurements {
-    NotApplicable { not_applicable: bool },
+    NotApplicable {
+        not_applicable: bool,
+    },
     Labels {
         train_mapping: Vec<&'static str>,
         eval_mapping: Vec<&'static str>,
@@ -124,10 +126,8 @@ fn label_consistency(w: &World) -> CheckResult {
     let classes = w.classes();
     let train_mapping: Vec<&'static str> = classes.to_vec();
     let eval_mapping: Vec<&'static str> = w.eval_order.iter().map(|&i| classes[i as usize]).collect();
-    let differing: Vec<u8> = (0..classes.len())
-        .filter(|&i| train_mapping[i] != eval_mapping[i])
-        .map(|i| i as u8)
-        .collect();
+    let differing: Vec<u8> =
+        (0..classes.len()).filter(|&i| train_mapping[i] != eval_mapping[i]).map(|i| i as u8).collect();
     let k = classes.len();
     let (verdict, reading) = if differing.is_empty() {
         (Verdict::Pass, format!("train and eval label mappings agree on all {k} class indices"))

@@ -177,7 +177,10 @@ pub fn curves(w: &World) -> Vec<EpochRow> {
 
 /// The log's best val accuracy and its epoch.
 pub fn best_val(rows: &[EpochRow]) -> (f64, u16) {
-    rows.iter().fold((f64::NEG_INFINITY, 0), |(best, at), r| {
-        if r.val_acc > best { (r.val_acc, r.epoch) } else { (best, at) }
-    })
+    rows.iter().fold(
+        (f64::NEG_INFINITY, 0),
+        |(best, at), r| {
+            if r.val_acc > best { (r.val_acc, r.epoch) } else { (best, at) }
+        },
+    )
 }

@@ -70,7 +70,12 @@ impl Episode {
         Episode::with_options(task, seed, episode_id, EpisodeOptions::default())
     }
 
-    pub fn with_options(task: TaskId, seed: u64, episode_id: impl Into<String>, options: EpisodeOptions) -> Episode {
+    pub fn with_options(
+        task: TaskId,
+        seed: u64,
+        episode_id: impl Into<String>,
+        options: EpisodeOptions,
+    ) -> Episode {
         Episode {
             world: Box::new(World::generate(task, seed)),
             episode_id: episode_id.into(),
@@ -166,14 +171,24 @@ impl Episode {
         let mut messages = Vec::new();
         let (result, reward) = match action {
             Action::ReadConfig => self.read(ArtifactName::Config, "read_config", &mut messages),
-            Action::CheckDatasetStats => self.read(ArtifactName::DatasetStats, "check_dataset_stats", &mut messages),
+            Action::CheckDatasetStats => {
+                self.read(ArtifactName::DatasetStats, "check_dataset_stats", &mut messages)
+            }
             Action::InspectPreprocessing => {
                 self.read(ArtifactName::Preprocessing, "inspect_preprocessing", &mut messages)
             }
-            Action::ReadEvalResults => self.read(ArtifactName::EvalResults, "read_eval_results", &mut messages),
-            Action::ReadLogs { filter: None } => self.read(ArtifactName::TrainLog, "read_logs", &mut messages),
-            Action::ReadLogs { filter: Some((raw, filter)) } => self.read_log_filtered(raw, filter, &mut messages),
-            Action::QueryArtifact { artifact, field_path: None } => self.read(artifact, "query_artifact", &mut messages),
+            Action::ReadEvalResults => {
+                self.read(ArtifactName::EvalResults, "read_eval_results", &mut messages)
+            }
+            Action::ReadLogs { filter: None } => {
+                self.read(ArtifactName::TrainLog, "read_logs", &mut messages)
+            }
+            Action::ReadLogs { filter: Some((raw, filter)) } => {
+                self.read_log_filtered(raw, filter, &mut messages)
+            }
+            Action::QueryArtifact { artifact, field_path: None } => {
+                self.read(artifact, "query_artifact", &mut messages)
+            }
             Action::QueryArtifact { artifact, field_path: Some(path) } => {
                 (self.query(artifact, path, &mut messages), 0)
             }
@@ -244,7 +259,13 @@ impl Episode {
         self.end_object(EndStatus::Truncated, Bp(0), Breakdown::UNGRADED, Some(action_result))
     }
 
-    fn end_object(&self, status: EndStatus, score: Bp, breakdown: Breakdown, action_result: Option<ActionResult>) -> ActionResult {
+    fn end_object(
+        &self,
+        status: EndStatus,
+        score: Bp,
+        breakdown: Breakdown,
+        action_result: Option<ActionResult>,
+    ) -> ActionResult {
         ActionResult::End(Box::new(EndObject {
             status,
             score,
@@ -260,7 +281,8 @@ impl Episode {
     fn record_read(&mut self, artifact: ArtifactName, key: ReadKey, messages: &mut Vec<String>) -> i64 {
         if self.reads.iter().any(|(a, k)| *a == artifact && *k == key) {
             self.duplicate_reads += 1;
-            messages.push(format!("duplicate read of {} (same filter): no new information", artifact.as_str()));
+            messages
+                .push(format!("duplicate read of {} (same filter): no new information", artifact.as_str()));
             return REWARD_DUPLICATE_READ;
         }
         self.reads.push((artifact, key));
@@ -272,22 +294,39 @@ impl Episode {
         }
     }
 
-    fn read(&mut self, artifact: ArtifactName, action_type: &'static str, messages: &mut Vec<String>) -> (ActionResult, i64) {
+    fn read(
+        &mut self,
+        artifact: ArtifactName,
+        action_type: &'static str,
+        messages: &mut Vec<String>,
+    ) -> (ActionResult, i64) {
         let reward = self.record_read(artifact, ReadKey::Whole, messages);
         let content = artifacts::render(&self.world, artifact);
-        (ActionResult::Read(ReadResult { action_type, artifact, filter: None, content, lines_matched: None }), reward)
+        (
+            ActionResult::Read(ReadResult {
+                action_type,
+                artifact,
+                filter: None,
+                content,
+                lines_matched: None,
+            }),
+            reward,
+        )
     }
 
-    fn read_log_filtered(&mut self, raw: String, filter: LogFilter, messages: &mut Vec<String>) -> (ActionResult, i64) {
+    fn read_log_filtered(
+        &mut self,
+        raw: String,
+        filter: LogFilter,
+        messages: &mut Vec<String>,
+    ) -> (ActionResult, i64) {
         let all = lines(&self.world);
         let last_epoch = self.world.final_epoch() as u64;
         let (key, selected): (ReadKey, Vec<bool>) = match &filter {
             LogFilter::Epochs { from, to } => {
                 let to = (*to).min(last_epoch);
-                let sel = all
-                    .iter()
-                    .map(|l| l.epoch.is_some_and(|e| (*from..=to).contains(&(e as u64))))
-                    .collect();
+                let sel =
+                    all.iter().map(|l| l.epoch.is_some_and(|e| (*from..=to).contains(&(e as u64)))).collect();
                 (ReadKey::Epochs(*from, to), sel)
             }
             LogFilter::Keyword(k) => {
@@ -327,11 +366,22 @@ impl Episode {
                 (false, None, Some(available))
             }
             QueryAnswer::NoLines => {
-                messages.push(format!("no line of {} contains '{}'", artifact.as_str(), path.rsplit('.').next().unwrap_or(&path)));
+                messages.push(format!(
+                    "no line of {} contains '{}'",
+                    artifact.as_str(),
+                    path.rsplit('.').next().unwrap_or(&path)
+                ));
                 (false, None, None)
             }
         };
-        ActionResult::Query(QueryResult { action_type: "query_artifact", artifact, field_path: path, found, value, available })
+        ActionResult::Query(QueryResult {
+            action_type: "query_artifact",
+            artifact,
+            field_path: path,
+            found,
+            value,
+            available,
+        })
     }
 
     fn observation(&self, last_action_result: ActionResult, messages: Vec<String>) -> Observation {

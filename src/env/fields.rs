@@ -11,7 +11,9 @@ pub fn accepted_forms(w: &World) -> Vec<String> {
     let n = names(w);
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     match w.bug {
-        BugKind::ExplodingLr => s(&["optimizer.learning_rate", "learning_rate", "lr", "training.optimizer.lr"]),
+        BugKind::ExplodingLr => {
+            s(&["optimizer.learning_rate", "learning_rate", "lr", "training.optimizer.lr"])
+        }
         BugKind::WrongOptimizer => s(&["optimizer.momentum", "momentum", "training.optimizer.momentum"]),
         BugKind::BatchSizeOverflow => s(&["training.batch_size", "batch_size"]),
         BugKind::DataLeakageScaler => vec![
@@ -48,12 +50,8 @@ pub fn canonical_field(w: &World) -> String {
 /// Trim, lower-case, drop quotes and backticks, `x[k]` -> `x.k`, `::` and
 /// `->` -> `.`, and drop a leading artifact name followed by `:` or `.`.
 pub fn normalise(answer: &str) -> String {
-    let mut s: String = answer
-        .trim()
-        .to_lowercase()
-        .chars()
-        .filter(|c| !matches!(c, '"' | '\'' | '`'))
-        .collect();
+    let mut s: String =
+        answer.trim().to_lowercase().chars().filter(|c| !matches!(c, '"' | '\'' | '`')).collect();
     s = s.replace("::", ".").replace("->", ".").replace('[', ".").replace(']', "");
     for a in ArtifactName::ALL {
         for sep in [':', '.'] {
@@ -77,10 +75,7 @@ pub fn field_matches(w: &World, answer: &str) -> bool {
     if accepted.contains(&norm.replace('/', ".")) {
         return true;
     }
-    let parts: Vec<String> = norm
-        .split(['/', ',', '(', ')'])
-        .map(|p| normalise(p))
-        .filter(|p| !p.is_empty())
-        .collect();
+    let parts: Vec<String> =
+        norm.split(['/', ',', '(', ')']).map(normalise).filter(|p| !p.is_empty()).collect();
     !parts.is_empty() && parts.iter().all(|p| accepted.contains(p))
 }

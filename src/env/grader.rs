@@ -155,20 +155,29 @@ fn component(awarded: i64, correct_at: i64) -> Component {
 }
 
 /// Grades a diagnosis; returns the score and its breakdown.
-pub fn grade(w: &World, d: &Diagnosis, distinct_artifacts_read: usize, investigation_applies: bool) -> (Bp, Breakdown) {
+pub fn grade(
+    w: &World,
+    d: &Diagnosis,
+    distinct_artifacts_read: usize,
+    investigation_applies: bool,
+) -> (Bp, Breakdown) {
     let category = if d.failure_category == w.bug.category() { WEIGHT_CATEGORY } else { 0 };
     let file = if file_matches(w, &d.root_cause_file) { WEIGHT_FILE } else { 0 };
     let field = if field_matches(w, &d.root_cause_field) { WEIGHT_FIELD } else { 0 };
     let fix = fix_credit(w, &d.proposed_fix, WEIGHT_FIX);
     let sum = category + file + field + fix;
     let hard_task_penalty = if w.task == TaskId::Hard && sum < HARD_TASK_THRESHOLD {
-        let shortfall = (WEIGHT_CATEGORY - category) + (WEIGHT_FILE - file) + (WEIGHT_FIELD - field) + (WEIGHT_FIX - fix);
+        let shortfall =
+            (WEIGHT_CATEGORY - category) + (WEIGHT_FILE - file) + (WEIGHT_FIELD - field) + (WEIGHT_FIX - fix);
         -(shortfall / 2)
     } else {
         0
     };
-    let investigation_penalty =
-        if investigation_applies && distinct_artifacts_read < MIN_ARTIFACTS_READ { INVESTIGATION_PENALTY } else { 0 };
+    let investigation_penalty = if investigation_applies && distinct_artifacts_read < MIN_ARTIFACTS_READ {
+        INVESTIGATION_PENALTY
+    } else {
+        0
+    };
     let score = (sum + hard_task_penalty + investigation_penalty).clamp(0, 10_000);
     let breakdown = Breakdown {
         failure_category: component(category, WEIGHT_CATEGORY),

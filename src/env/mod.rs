@@ -1,20 +1,20 @@
 //! The pure environment (spec/environment.md): no I/O, no clock, no global
 //! state; everything follows from `(task_id, seed)` and the actions taken.
 
+pub mod action;
+pub mod artifacts;
 pub mod catalogue;
+pub mod checks;
+pub mod curves;
+pub mod episode;
+pub mod fields;
+pub mod grader;
 pub mod models;
 pub mod num;
-pub mod rng;
-pub mod world;
-pub mod artifacts;
-pub mod curves;
-pub mod checks;
-pub mod fields;
-pub mod rubric;
-pub mod grader;
-pub mod action;
-pub mod episode;
 pub mod observation;
+pub mod rng;
+pub mod rubric;
+pub mod world;
 
 pub use action::{Action, ResetParams, ValidationError};
 pub use catalogue::{ArtifactName, BugKind, Category, CheckKind, ENV_VERSION, TaskId};

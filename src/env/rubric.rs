@@ -36,8 +36,18 @@ const fn pn(slots: &'static [&'static [&'static str]], number: NumberRule, disti
 
 const LR: &[&str] = &["learning rate", "learning_rate", "lr"];
 const DOWN: &[&str] = &[
-    "lower", "lowering", "decrease", "decreasing", "reduce", "reducing", "drop", "cut", "smaller", "divide",
-    "shrink", "less",
+    "lower",
+    "lowering",
+    "decrease",
+    "decreasing",
+    "reduce",
+    "reducing",
+    "drop",
+    "cut",
+    "smaller",
+    "divide",
+    "shrink",
+    "less",
 ];
 const UP: &[&str] = &["increase", "increasing", "raise", "raising", "double", "boost"];
 const MOMENTUM: &[&str] = &["momentum"];
@@ -45,12 +55,31 @@ const SWITCH: &[&str] = &["replace", "switch", "use", "change", "move to", "inst
 const ADAPTIVE: &[&str] = &["adam", "adamw", "adagrad", "rmsprop", "adafactor", "lamb"];
 const BATCH: &[&str] = &["batch size", "batch_size", "batchsize"];
 const NORMALISER: &[&str] = &[
-    "*scaler", "*normalizer", "*normaliser", "normalization", "normalisation", "normalize", "normalise",
-    "statistics", "stats", "mean", "std", "fit_transform",
+    "*scaler",
+    "*normalizer",
+    "*normaliser",
+    "normalization",
+    "normalisation",
+    "normalize",
+    "normalise",
+    "statistics",
+    "stats",
+    "mean",
+    "std",
+    "fit_transform",
 ];
 const FIT: &[&str] = &[
-    "fit", "fits", "fitted", "fitting", "fit_transform", "compute", "computed", "computing", "estimate",
-    "calculate", "learn",
+    "fit",
+    "fits",
+    "fitted",
+    "fitting",
+    "fit_transform",
+    "compute",
+    "computed",
+    "computing",
+    "estimate",
+    "calculate",
+    "learn",
 ];
 const TRAIN: &[&str] = &["train", "training", "x_train", "train_images", "x_train_raw"];
 const ONLY: &[&str] = &["only", "solely", "exclusively", "alone"];
@@ -58,27 +87,79 @@ const AFTER: &[&str] = &["after"];
 const SPLIT: &[&str] = &["split", "splitting", "train_test_split", "splits"];
 const SEED: &[&str] = &["random_state", "random state", "seed", "seeded", "deterministic", "fixed seed"];
 const DISJOINT: &[&str] = &[
-    "remainder", "rest", "remaining", "disjoint", "never appear", "never appears", "no overlap",
-    "not overlap", "without overlap", "non overlapping", "once", "single split", "one split",
+    "remainder",
+    "rest",
+    "remaining",
+    "disjoint",
+    "never appear",
+    "never appears",
+    "no overlap",
+    "not overlap",
+    "without overlap",
+    "non overlapping",
+    "once",
+    "single split",
+    "one split",
 ];
 const HELD_OUT: &[&str] = &["held out", "hold out", "holdout", "heldout"];
-const RATIO: &[&str] = &["test_size", "test size", "split ratio", "ratio", "hold out", "holdout", "held out", "test split", "split"];
+const RATIO: &[&str] = &[
+    "test_size",
+    "test size",
+    "split ratio",
+    "ratio",
+    "hold out",
+    "holdout",
+    "held out",
+    "test split",
+    "split",
+];
 const MAJORITY: &[&str] = &["majority"];
 const LABELS: &[&str] = &[
-    "label encoder", "labelencoder", "encoder", "label mapping", "mapping", "label map", "classes_",
-    "class indices", "class index", "label indices", "class order", "label_map", "label_to_index",
-    "class_index", "eval_class_order",
+    "label encoder",
+    "labelencoder",
+    "encoder",
+    "label mapping",
+    "mapping",
+    "label map",
+    "classes_",
+    "class indices",
+    "class index",
+    "label indices",
+    "class order",
+    "label_map",
+    "label_to_index",
+    "class_index",
+    "eval_class_order",
 ];
 const REUSE: &[&str] = &[
-    "same", "reuse", "reusing", "reused", "persist", "persisted", "load", "loaded", "identical", "shared",
-    "share", "consistent", "single",
+    "same",
+    "reuse",
+    "reusing",
+    "reused",
+    "persist",
+    "persisted",
+    "load",
+    "loaded",
+    "identical",
+    "shared",
+    "share",
+    "consistent",
+    "single",
 ];
-const SWAP: &[&str] = &[
-    "swap", "swapping", "switch back", "exchange", "unswap", "interchange", "reverse", "flip",
-];
+const SWAP: &[&str] =
+    &["swap", "swapping", "switch back", "exchange", "unswap", "interchange", "reverse", "flip"];
 const METRIC: &[&str] = &[
-    "val_accuracy", "test_accuracy", "metric", "metrics", "accuracy", "accuracies", "key", "keys",
-    "assignment", "assignments", "names",
+    "val_accuracy",
+    "test_accuracy",
+    "metric",
+    "metrics",
+    "accuracy",
+    "accuracies",
+    "key",
+    "keys",
+    "assignment",
+    "assignments",
+    "names",
 ];
 const STORE: &[&str] = &["store", "assign", "save", "write", "report", "record", "put"];
 const OWN: &[&str] = &["own", "correct", "matching", "right", "proper"];
@@ -86,11 +167,23 @@ const KEY: &[&str] = &["key", "keys", "name", "names"];
 const TOKENIZER: &[&str] = &["tokenizer", "tokenizers", "tokeniser", "vocab", "vocabulary"];
 const VERSION: &[&str] = &["version", "versions", "revision", "vocab", "vocabulary", "release"];
 const SAME: &[&str] = &[
-    "same", "pin", "pinned", "one", "identical", "match", "matching", "consistent", "reuse", "align",
-    "training", "train", "single",
+    "same",
+    "pin",
+    "pinned",
+    "one",
+    "identical",
+    "match",
+    "matching",
+    "consistent",
+    "reuse",
+    "align",
+    "training",
+    "train",
+    "single",
 ];
 
-const R_EXPLODING_LR: &[Concept] = &[Concept(&[p(&[LR, DOWN], true), pn(&[LR], NumberRule::HealthyLr, false)])];
+const R_EXPLODING_LR: &[Concept] =
+    &[Concept(&[p(&[LR, DOWN], true), pn(&[LR], NumberRule::HealthyLr, false)])];
 const R_WRONG_OPTIMIZER: &[Concept] = &[Concept(&[
     p(&[MOMENTUM, DOWN], true),
     pn(&[MOMENTUM], NumberRule::Momentum, true),
@@ -98,10 +191,8 @@ const R_WRONG_OPTIMIZER: &[Concept] = &[Concept(&[
 ])];
 const R_BATCH_SIZE_OVERFLOW: &[Concept] =
     &[Concept(&[p(&[BATCH, DOWN], true), pn(&[BATCH], NumberRule::BatchBelowTrain, true)])];
-const R_DATA_LEAKAGE_SCALER: &[Concept] = &[Concept(&[
-    p(&[NORMALISER, FIT, TRAIN, ONLY], true),
-    p(&[NORMALISER, FIT, AFTER, SPLIT], true),
-])];
+const R_DATA_LEAKAGE_SCALER: &[Concept] =
+    &[Concept(&[p(&[NORMALISER, FIT, TRAIN, ONLY], true), p(&[NORMALISER, FIT, AFTER, SPLIT], true)])];
 // Two concepts: a seeded split, and disjoint splits. "Held out" is shared with
 // wrong_split_ratio, so it counts here but never makes a fix look like this one.
 const R_DATA_LEAKAGE_OVERLAP: &[Concept] =
@@ -126,9 +217,8 @@ fn rubric(bug: BugKind) -> &'static [Concept] {
     }
 }
 
-const NEGATIONS: &[&str] = &[
-    "not", "never", "no", "dont", "don", "avoid", "without", "nor", "neither", "doesn", "isn", "shouldn",
-];
+const NEGATIONS: &[&str] =
+    &["not", "never", "no", "dont", "don", "avoid", "without", "nor", "neither", "doesn", "isn", "shouldn"];
 /// How many tokens before a term a negation still negates it.
 const NEGATION_WINDOW: usize = 3;
 
@@ -148,7 +238,9 @@ fn sentences(text: &str) -> Vec<Vec<Token>> {
     while i < chars.len() {
         let c = chars[i];
         let next = chars.get(i + 1).copied();
-        if c.is_ascii_digit() || (c == '.' && next.is_some_and(|n| n.is_ascii_digit()) && !prev_is_word(&chars, i)) {
+        if c.is_ascii_digit()
+            || (c == '.' && next.is_some_and(|n| n.is_ascii_digit()) && !prev_is_word(&chars, i))
+        {
             let start = i;
             while i < chars.len() && chars[i].is_ascii_digit() {
                 i += 1;

@@ -378,7 +378,9 @@ impl World {
             };
             let train = make(&mut h, mean);
             // val and test lengths differ from train by 1-3%, never identical after rounding
-            let mut nearby = |h: &mut Stream| mean * (1.0 + if h.chance(0.5) { 1.0 } else { -1.0 } * h.uniform(0.01, 0.03));
+            let nearby = |h: &mut Stream| {
+                mean * (1.0 + if h.chance(0.5) { 1.0 } else { -1.0 } * h.uniform(0.01, 0.03))
+            };
             let val_mean = nearby(&mut h);
             let val = make(&mut h, val_mean);
             let test_mean = nearby(&mut h);
@@ -418,17 +420,13 @@ impl World {
             let others_min = (0..k).filter(|&i| i != j).map(|i| weights[i]).fold(f64::INFINITY, f64::min);
             weights[j] = others_min * distractor_rng.uniform(1.8, 2.6);
         }
-        let class_counts = [
-            apportion(n_train, &weights),
-            apportion(n_val, &weights),
-            apportion(n_test, &weights),
-        ];
+        let class_counts =
+            [apportion(n_train, &weights), apportion(n_val, &weights), apportion(n_test, &weights)];
         let eval_order: Vec<u8> = if bug == BugKind::LabelEncoderMismatch {
             derangement(&mut h, k)
         } else {
             (0..k as u8).collect()
         };
-
 
         // ---- surface form, timestamps, run id ----------------------------------
         let mut s = Stream::new(task, seed, Purpose::SurfaceForm);
@@ -450,7 +448,8 @@ impl World {
         let mut t = Stream::new(task, seed, Purpose::Timestamps);
         // 2025-01-01 .. 2026-06-30
         let started_at = t.range_u64(1_735_689_600, 1_782_777_600);
-        let uploaded_at = t.range_u64(1_735_689_600, 1_782_777_600).max(started_at) + t.range_u64(86_400, 14 * 86_400);
+        let uploaded_at =
+            t.range_u64(1_735_689_600, 1_782_777_600).max(started_at) + t.range_u64(86_400, 14 * 86_400);
         let mut upload_offsets = [0u16; 6];
         for o in upload_offsets.iter_mut() {
             *o = t.below(3_600) as u16;

@@ -43,7 +43,11 @@ pub fn names(w: &World) -> CodeNames {
         load_fn: LOAD_FNS[s.load_fn as usize],
         split_fn: SPLIT_FNS[s.split_fn as usize],
         scale_fn: SCALE_FNS[s.scale_fn as usize],
-        normaliser_var: if image { NORMALIZER_VARS[s.scaler_var as usize] } else { SCALER_VARS[s.scaler_var as usize] },
+        normaliser_var: if image {
+            NORMALIZER_VARS[s.scaler_var as usize]
+        } else {
+            SCALER_VARS[s.scaler_var as usize]
+        },
         normaliser_class: if image { "ChannelNormalizer" } else { "StandardScaler" },
         encoder_var: ENCODER_VARS[s.encoder_var as usize],
         results_var: RESULTS_VARS[s.results_var as usize],
@@ -112,7 +116,8 @@ fn header(w: &World, out: &mut String) {
     let c = w.config();
     match w.surface.comment_style {
         0 => {
-            let _ = writeln!(out, "\"\"\"Data pipeline and evaluation for {} on {}.\"\"\"\n", c.model, c.dataset);
+            let _ =
+                writeln!(out, "\"\"\"Data pipeline and evaluation for {} on {}.\"\"\"\n", c.model, c.dataset);
         }
         1 => {
             let _ = writeln!(out, "# {} pipeline and evaluation helpers for {}.\n", c.dataset, c.model);
@@ -173,12 +178,16 @@ fn load_block(w: &World, n: &CodeNames, out: &mut String) {
         out.push_str("    records = drop_duplicates(records, key=\"id\")\n");
     }
     match w.config().modality {
-        Modality::Text if has(w, OPT_CLEAN) => out.push_str("    X = [r[\"text\"].strip().lower() for r in records]\n"),
-        Modality::Text => out.push_str("    X = [r[\"text\"] for r in records]\n"),
-        Modality::Image if has(w, OPT_CLEAN) => {
-            out.push_str("    X = np.stack([resize(r[\"image\"], IMAGE_SIZE) for r in records]).astype(np.float32)\n")
+        Modality::Text if has(w, OPT_CLEAN) => {
+            out.push_str("    X = [r[\"text\"].strip().lower() for r in records]\n")
         }
-        Modality::Image => out.push_str("    X = np.stack([r[\"image\"] for r in records]).astype(np.float32)\n"),
+        Modality::Text => out.push_str("    X = [r[\"text\"] for r in records]\n"),
+        Modality::Image if has(w, OPT_CLEAN) => out.push_str(
+            "    X = np.stack([resize(r[\"image\"], IMAGE_SIZE) for r in records]).astype(np.float32)\n",
+        ),
+        Modality::Image => {
+            out.push_str("    X = np.stack([r[\"image\"] for r in records]).astype(np.float32)\n")
+        }
         Modality::Tabular => {
             out.push_str("    X = np.array([r[\"features\"] for r in records], dtype=np.float32)\n");
             if has(w, OPT_CLEAN) {
@@ -303,11 +312,17 @@ fn eval_block(w: &World, n: &CodeNames, out: &mut String) {
     let (lm, enc, res, et) = (n.label_map_var, n.encoder_var, n.results_var, n.eval_tokenizer_var);
     if w.bug == BugKind::LabelEncoderMismatch {
         let classes = w.classes();
-        let order: Vec<String> = w.eval_order.iter().map(|&i| format!("\"{}\"", classes[i as usize])).collect();
+        let order: Vec<String> =
+            w.eval_order.iter().map(|&i| format!("\"{}\"", classes[i as usize])).collect();
         let _ = write!(out, "EVAL_CLASS_ORDER = [{}]\n\n\n", order.join(", "));
     }
     let tok_param = if text_eval { ", tokenizer=None" } else { "" };
-    def(w, out, &format!("score_split(model, split, {lm}, {enc}{tok_param})"), "Accuracy and loss of one split.");
+    def(
+        w,
+        out,
+        &format!("score_split(model, split, {lm}, {enc}{tok_param})"),
+        "Accuracy and loss of one split.",
+    );
     out.push_str("    X, y = split\n");
     if text_eval {
         out.push_str(
@@ -318,18 +333,29 @@ fn eval_block(w: &World, n: &CodeNames, out: &mut String) {
         out,
         "    names = {enc}.inverse_transform(y)\n    targets = np.array([{lm}[name] for name in names])\n    logits = model.predict(X)\n    accuracy = float((logits.argmax(axis=1) == targets).mean())\n    return accuracy, cross_entropy(logits, targets)\n\n\n"
     );
-    def(w, out, &format!("{}(model, val_set, test_set, {enc})", n.eval_fn), "Score the validation and test splits.");
+    def(
+        w,
+        out,
+        &format!("{}(model, val_set, test_set, {enc})", n.eval_fn),
+        "Score the validation and test splits.",
+    );
     let mut extra = String::new();
     if text_eval {
         let tok = w.tokenizer.expect("text models have a tokenizer");
-        let _ = writeln!(out, "    {et} = load_tokenizer(MODEL_NAME, version=\"{}\")", tok.eval_version.text());
+        let _ =
+            writeln!(out, "    {et} = load_tokenizer(MODEL_NAME, version=\"{}\")", tok.eval_version.text());
         extra = format!(", {et}");
     }
-    let source = if w.bug == BugKind::LabelEncoderMismatch { "EVAL_CLASS_ORDER".to_string() } else { format!("{enc}.classes_") };
+    let source = if w.bug == BugKind::LabelEncoderMismatch {
+        "EVAL_CLASS_ORDER".to_string()
+    } else {
+        format!("{enc}.classes_")
+    };
     let _ = writeln!(out, "    {lm} = {{label: index for index, label in enumerate({source})}}");
     let _ = writeln!(out, "    val_acc, val_loss = score_split(model, val_set, {lm}, {enc}{extra})");
     let _ = writeln!(out, "    test_acc, test_loss = score_split(model, test_set, {lm}, {enc}{extra})");
-    let (val_src, test_src) = if w.bug == BugKind::SilentMetricSwap { ("test_acc", "val_acc") } else { ("val_acc", "test_acc") };
+    let (val_src, test_src) =
+        if w.bug == BugKind::SilentMetricSwap { ("test_acc", "val_acc") } else { ("val_acc", "test_acc") };
     let _ = write!(
         out,
         "    {res} = {{}}\n    {res}[\"val_loss\"] = val_loss\n    {res}[\"val_accuracy\"] = {val_src}\n    {res}[\"test_loss\"] = test_loss\n    {res}[\"test_accuracy\"] = {test_src}\n    return {res}\n\n\n"

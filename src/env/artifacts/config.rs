@@ -39,10 +39,8 @@ pub fn tree(w: &World) -> Node {
         ("name", Node::str(w.scheduler.name())),
         ("warmup_steps", Node::Int(w.warmup_steps as i64)),
     ]);
-    let mut data = vec![
-        ("dataset", Node::str(c.dataset)),
-        ("path", Node::str(format!("data/{}", c.dataset))),
-    ];
+    let mut data =
+        vec![("dataset", Node::str(c.dataset)), ("path", Node::str(format!("data/{}", c.dataset)))];
     match c.modality {
         Modality::Text => data.push(("max_seq_length", Node::Int(c.input_size as i64))),
         Modality::Image => data.push(("image_size", Node::Int(c.input_size as i64))),

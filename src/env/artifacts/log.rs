@@ -104,7 +104,14 @@ pub fn lines_with(w: &World, rows: &[EpochRow]) -> Vec<LogLine> {
     }
     for d in &w.distractors {
         if let Distractor::Deprecation { variant } = d {
-            push(&mut out, LineKind::Warning, None, t + 1, "WARNING", DEPRECATIONS[*variant as usize].to_string());
+            push(
+                &mut out,
+                LineKind::Warning,
+                None,
+                t + 1,
+                "WARNING",
+                DEPRECATIONS[*variant as usize].to_string(),
+            );
         }
     }
 
@@ -180,7 +187,11 @@ pub fn lines_with(w: &World, rows: &[EpochRow]) -> Vec<LogLine> {
         None,
         t + 2,
         "INFO",
-        format!("trainer: best val_acc={} at epoch {best_epoch}; checkpoint={}", fixed(best, 4), w.checkpoint()),
+        format!(
+            "trainer: best val_acc={} at epoch {best_epoch}; checkpoint={}",
+            fixed(best, 4),
+            w.checkpoint()
+        ),
     );
     let end = match w.outcome.halt_epoch {
         Some(h) => format!("trainer: training stopped after {h} epochs in {}s", fixed(total, 1)),

@@ -40,7 +40,9 @@ pub fn structure(w: &World, name: ArtifactName) -> Option<Node> {
 pub enum QueryAnswer {
     Found(Node),
     /// A dot path that did not resolve, with what was available at the deepest level that did.
-    Missing { available: Vec<String> },
+    Missing {
+        available: Vec<String>,
+    },
     /// A line search (log or code) that matched nothing.
     NoLines,
 }

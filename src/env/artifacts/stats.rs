@@ -115,7 +115,11 @@ fn document(w: &World) -> DatasetStats<'_> {
         other_classes: (names.len() > LISTED_CLASSES).then(|| per_split(&w.class_counts, |c| others(c))),
         overlap: Overlap { train_val: w.overlap_train_val, train_test: 0, val_test: w.overlap_val_test },
         feature_stats: w.feature_stats.as_ref().map(|f| per_split(f, features)),
-        token_lengths: w.token_lengths.as_ref().filter(|_| w.config().modality == Modality::Text).map(|t| per_split(t, tokens)),
+        token_lengths: w
+            .token_lengths
+            .as_ref()
+            .filter(|_| w.config().modality == Modality::Text)
+            .map(|t| per_split(t, tokens)),
         preprocessing_steps: preprocessing_steps(w),
         seed: w.random_state,
     }
