@@ -21,9 +21,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        None => {
-            eprintln!("the server is not built yet; try `mlops-debug-env episode --task easy --seed 0`");
-            ExitCode::from(2)
-        }
+        // clap prints help and exits when no subcommand is given
+        None => ExitCode::from(2),
     }
 }

@@ -23,6 +23,12 @@ fn q4(x: f64) -> f64 {
     quantise(x, 4)
 }
 
+/// 0 at t = 0 rising to 1 at t = 1, fast at first: how training curves flatten out.
+fn ease_out(t: f64) -> f64 {
+    let u = 1.0 - t;
+    1.0 - u * u
+}
+
 /// Learning rate at the end of epoch `e` of `epochs` under the schedule.
 fn scheduled_lr(w: &World, e: u16) -> Sci2 {
     let base = w.lr.value();
@@ -76,12 +82,12 @@ pub fn curves(w: &World) -> Vec<EpochRow> {
         }
         _ => {
             // Geometric interpolation with noise, strictly decreasing, ending on target.
-            let ratio = o.final_train_loss / o.first_train_loss;
+            let ln_ratio = libm::log(o.final_train_loss / o.first_train_loss);
             let mut prev = f64::INFINITY;
             for (i, slot) in train_loss.iter_mut().enumerate() {
                 let t = if n == 1 { 1.0 } else { i as f64 / (n - 1) as f64 };
-                let shaped = 1.0 - libm::pow(1.0 - t, 1.6);
-                let mut l = o.first_train_loss * libm::pow(ratio, shaped);
+                let shaped = ease_out(t);
+                let mut l = o.first_train_loss * libm::exp(ln_ratio * shaped);
                 if i > 0 && i + 1 < n {
                     l *= c.uniform(0.985, 1.015);
                 }
@@ -104,15 +110,13 @@ pub fn curves(w: &World) -> Vec<EpochRow> {
         let train_acc = if o.regime == Regime::Oscillating || o.regime == Regime::Diverging {
             q4(o.first_train_acc + (o.final_train_acc - o.first_train_acc) * c.uniform(0.0, 1.0))
         } else {
-            let shaped = 1.0 - libm::pow(1.0 - t, 2.0);
-            q4(o.first_train_acc + (o.final_train_acc - o.first_train_acc) * shaped)
+            q4(o.first_train_acc + (o.final_train_acc - o.first_train_acc) * ease_out(t))
         };
         let val_acc = if e == best {
             o.best_val_acc
         } else if e < best {
             let tb = if best == 1 { 1.0 } else { i as f64 / (best - 1) as f64 };
-            let shaped = 1.0 - libm::pow(1.0 - tb, 2.0);
-            let v = o.first_val_acc + (o.best_val_acc - o.first_val_acc) * shaped;
+            let v = o.first_val_acc + (o.best_val_acc - o.first_val_acc) * ease_out(tb);
             let v = match o.regime {
                 Regime::Oscillating | Regime::Diverging => v - c.uniform(0.0005, 0.03),
                 _ => v + c.uniform(-0.004, 0.002),

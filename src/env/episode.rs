@@ -2,7 +2,7 @@
 //! reward rules, the budget and the end of the episode (environment.md §5, §7).
 
 use super::action::{Action, LogFilter, ValidationError};
-use super::artifacts::log::{LineKind, join, lines};
+use super::artifacts::log::{LineKind, log};
 use super::artifacts::{self, QueryAnswer};
 use super::catalogue::*;
 use super::checks;
@@ -320,27 +320,37 @@ impl Episode {
         filter: LogFilter,
         messages: &mut Vec<String>,
     ) -> (ActionResult, i64) {
-        let all = lines(&self.world);
+        let log = log(&self.world);
         let last_epoch = self.world.final_epoch() as u64;
         let (key, selected): (ReadKey, Vec<bool>) = match &filter {
             LogFilter::Epochs { from, to } => {
                 let to = (*to).min(last_epoch);
-                let sel =
-                    all.iter().map(|l| l.epoch.is_some_and(|e| (*from..=to).contains(&(e as u64)))).collect();
+                let sel = log
+                    .lines
+                    .iter()
+                    .map(|l| l.epoch.is_some_and(|e| (*from..=to).contains(&(e as u64))))
+                    .collect();
                 (ReadKey::Epochs(*from, to), sel)
             }
             LogFilter::Keyword(k) => {
-                let sel = all.iter().map(|l| l.text.to_lowercase().contains(k.as_str())).collect();
+                // Lower-case the whole log once; spans stay valid only when lengths do.
+                let lower = log.text.to_lowercase();
+                let sel = if lower.len() == log.text.len() {
+                    log.lines.iter().map(|l| lower[l.start..l.end].contains(k.as_str())).collect()
+                } else {
+                    log.lines.iter().map(|l| log.line(l).to_lowercase().contains(k.as_str())).collect()
+                };
                 (ReadKey::Keyword(k.clone()), sel)
             }
         };
         let matched = selected.iter().filter(|s| **s).count();
-        let kept: Vec<_> = all
-            .iter()
-            .zip(&selected)
-            .filter(|(l, s)| **s || matches!(l.kind, LineKind::Header | LineKind::Error))
-            .map(|(l, _)| l.clone())
-            .collect();
+        let mut content = String::with_capacity(log.text.len());
+        for (l, s) in log.lines.iter().zip(&selected) {
+            if *s || matches!(l.kind, LineKind::Header | LineKind::Error) {
+                content.push_str(log.line(l));
+                content.push('\n');
+            }
+        }
         let reward = if matched == 0 {
             messages.push(format!("log_filter '{raw}' selected no line; not counted as a read"));
             0
@@ -351,7 +361,7 @@ impl Episode {
             action_type: "read_logs",
             artifact: ArtifactName::TrainLog,
             filter: Some(raw),
-            content: join(&kept),
+            content,
             lines_matched: Some(matched),
         };
         (ActionResult::Read(result), reward)

@@ -52,13 +52,13 @@ pub fn canonical_field(w: &World) -> String {
 pub fn normalise(answer: &str) -> String {
     let mut s: String =
         answer.trim().to_lowercase().chars().filter(|c| !matches!(c, '"' | '\'' | '`')).collect();
-    s = s.replace("::", ".").replace("->", ".").replace('[', ".").replace(']', "");
+    if s.contains(['[', ']', ':', '-']) {
+        s = s.replace("::", ".").replace("->", ".").replace('[', ".").replace(']', "");
+    }
     for a in ArtifactName::ALL {
-        for sep in [':', '.'] {
-            let prefix = format!("{}{sep}", a.as_str());
-            if let Some(rest) = s.strip_prefix(&prefix) {
-                s = rest.trim().to_string();
-            }
+        if let Some(rest) = s.strip_prefix(a.as_str()).and_then(|r| r.strip_prefix([':', '.'])) {
+            s = rest.to_string();
+            break;
         }
     }
     s.trim().to_string()

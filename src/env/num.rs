@@ -19,13 +19,61 @@ pub fn quantise(x: f64, decimals: usize) -> f64 {
 
 /// Fixed-point text, with `nan` / `inf` / `-inf` for non-finite values.
 pub fn fixed(x: f64, decimals: usize) -> String {
+    let mut s = String::with_capacity(12);
+    push_fixed(&mut s, x, decimals);
+    s
+}
+
+/// Appends `x` with `decimals` places (half away from zero) without going
+/// through the float formatter: the hot path of log rendering.
+pub fn push_fixed(out: &mut String, x: f64, decimals: usize) {
     if x.is_nan() {
-        "nan".to_string()
-    } else if x.is_infinite() {
-        if x > 0.0 { "inf".into() } else { "-inf".into() }
-    } else {
-        format!("{x:.decimals$}")
+        out.push_str("nan");
+        return;
     }
+    if x.is_infinite() {
+        out.push_str(if x > 0.0 { "inf" } else { "-inf" });
+        return;
+    }
+    let scaled = libm::round(x.abs() * POW10[decimals]) as u64;
+    let unit = POW10[decimals] as u64;
+    if x < 0.0 && scaled != 0 {
+        out.push('-');
+    }
+    push_u64(out, scaled / unit);
+    if decimals > 0 {
+        out.push('.');
+        push_padded(out, scaled % unit, decimals);
+    }
+}
+
+/// Appends an unsigned integer in decimal.
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[i..]).expect("ASCII digits"));
+}
+
+/// Appends `n` zero-padded to `width` digits.
+pub fn push_padded(out: &mut String, n: u64, width: usize) {
+    let mut digits = 1;
+    let mut m = n;
+    while m >= 10 {
+        m /= 10;
+        digits += 1;
+    }
+    for _ in digits..width {
+        out.push('0');
+    }
+    push_u64(out, n);
 }
 
 /// A number as it appears in JSON artifacts, check measurements and query
@@ -116,6 +164,9 @@ mod tests {
         assert_eq!(serde_json::to_string(&Num(f64::NAN)).unwrap(), "\"nan\"");
         assert_eq!(serde_json::to_string(&Num(f64::INFINITY)).unwrap(), "\"inf\"");
         assert_eq!(serde_json::to_string(&Num(q)).unwrap(), "0.1235");
+        for (x, d) in [(0.0, 4), (1.5, 1), (-0.25, 2), (123.456, 2), (-0.00001, 4), (0.05, 4), (2.0, 0)] {
+            assert_eq!(fixed(x, d), format!("{:.*}", d, x).replace("-0.0000", "0.0000"), "{x} {d}");
+        }
     }
 }
 
@@ -136,16 +187,35 @@ pub fn civil(unix: u64) -> (u64, u64, u64, u64, u64, u64) {
     (year, month, day, secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
+/// Appends `2026-03-14<sep>09:12:03`.
+pub fn push_time(out: &mut String, unix: u64, sep: char) {
+    let (y, mo, d, h, mi, s) = civil(unix);
+    push_padded(out, y, 4);
+    out.push('-');
+    push_padded(out, mo, 2);
+    out.push('-');
+    push_padded(out, d, 2);
+    out.push(sep);
+    push_padded(out, h, 2);
+    out.push(':');
+    push_padded(out, mi, 2);
+    out.push(':');
+    push_padded(out, s, 2);
+}
+
 /// `2026-03-14 09:12:03`
 pub fn log_time(unix: u64) -> String {
-    let (y, mo, d, h, mi, s) = civil(unix);
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+    let mut out = String::with_capacity(19);
+    push_time(&mut out, unix, ' ');
+    out
 }
 
 /// `2026-03-14T09:12:03Z`
 pub fn iso_time(unix: u64) -> String {
-    let (y, mo, d, h, mi, s) = civil(unix);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    let mut out = String::with_capacity(20);
+    push_time(&mut out, unix, 'T');
+    out.push('Z');
+    out
 }
 
 #[cfg(test)]

@@ -223,74 +223,78 @@ const NEGATIONS: &[&str] =
 const NEGATION_WINDOW: usize = 3;
 
 #[derive(Clone, Debug, PartialEq)]
-enum Token {
-    Word(String),
+enum Token<'a> {
+    Word(&'a str),
     Number(f64),
 }
 
-/// Splits text into sentences of tokens. A `.` ends a sentence only when
-/// followed by white space or the end, so `optimizer.momentum` and `0.9` stay whole.
-fn sentences(text: &str) -> Vec<Vec<Token>> {
-    let text = text.to_lowercase().replace("e.g.", "eg").replace("i.e.", "ie");
-    let chars: Vec<char> = text.chars().collect();
+/// Lower-cases the text the tokens borrow from (ASCII; other characters separate words).
+fn prepare(text: &str) -> String {
+    text.to_ascii_lowercase().replace("e.g.", "eg").replace("i.e.", "ie")
+}
+
+/// Splits prepared text into sentences of tokens. A `.` ends a sentence only
+/// when followed by white space or the end, so `optimizer.momentum` and `0.9` stay whole.
+fn sentences(text: &str) -> Vec<Vec<Token<'_>>> {
+    let b = text.as_bytes();
+    let word_byte = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
     let mut out = vec![Vec::new()];
     let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
-        if c.is_ascii_digit()
-            || (c == '.' && next.is_some_and(|n| n.is_ascii_digit()) && !prev_is_word(&chars, i))
-        {
+    while i < b.len() {
+        let c = b[i];
+        let next = b.get(i + 1).copied();
+        let starts_number = c.is_ascii_digit()
+            || (c == b'.' && next.is_some_and(|n| n.is_ascii_digit()) && !(i > 0 && word_byte(b[i - 1])));
+        if starts_number {
             let start = i;
-            while i < chars.len() && chars[i].is_ascii_digit() {
+            while i < b.len() && b[i].is_ascii_digit() {
                 i += 1;
             }
-            if i + 1 < chars.len() && chars[i] == '.' && chars[i + 1].is_ascii_digit() {
+            if i + 1 < b.len() && b[i] == b'.' && b[i + 1].is_ascii_digit() {
                 i += 1;
-                while i < chars.len() && chars[i].is_ascii_digit() {
+                while i < b.len() && b[i].is_ascii_digit() {
                     i += 1;
                 }
             }
-            if i < chars.len() && chars[i] == 'e' {
+            if i < b.len() && b[i] == b'e' {
                 let mut j = i + 1;
-                if j < chars.len() && matches!(chars[j], '-' | '+') {
+                if j < b.len() && matches!(b[j], b'-' | b'+') {
                     j += 1;
                 }
-                if j < chars.len() && chars[j].is_ascii_digit() {
-                    while j < chars.len() && chars[j].is_ascii_digit() {
+                if j < b.len() && b[j].is_ascii_digit() {
+                    while j < b.len() && b[j].is_ascii_digit() {
                         j += 1;
                     }
                     i = j;
                 }
             }
-            let literal: String = chars[start..i].iter().collect();
+            let literal = &text[start..i];
+            // an identifier that starts with digits (`3d`) is a word, not a number
+            if i < b.len() && (b[i].is_ascii_alphabetic() || b[i] == b'_') {
+                while i < b.len() && word_byte(b[i]) {
+                    i += 1;
+                }
+                out.last_mut().expect("one sentence").push(Token::Word(&text[start..i]));
+                continue;
+            }
             let mut value: f64 = literal.parse().unwrap_or(f64::NAN);
-            if i < chars.len() && chars[i] == '%' {
+            if i < b.len() && b[i] == b'%' {
                 value /= 100.0;
                 i += 1;
             }
-            // an identifier that starts with digits (`3d`) is a word, not a number
-            if i < chars.len() && (chars[i].is_ascii_alphabetic() || chars[i] == '_') {
-                let mut word = literal;
-                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
-                    word.push(chars[i]);
-                    i += 1;
-                }
-                out.last_mut().expect("one sentence").push(Token::Word(word));
-            } else {
-                out.last_mut().expect("one sentence").push(Token::Number(value));
-            }
+            out.last_mut().expect("one sentence").push(Token::Number(value));
             continue;
         }
-        if c.is_ascii_alphanumeric() || c == '_' {
+        if word_byte(c) {
             let start = i;
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+            while i < b.len() && word_byte(b[i]) {
                 i += 1;
             }
-            out.last_mut().expect("one sentence").push(Token::Word(chars[start..i].iter().collect()));
+            out.last_mut().expect("one sentence").push(Token::Word(&text[start..i]));
             continue;
         }
-        let ends = matches!(c, '!' | '?' | '\n') || (c == '.' && next.is_none_or(|n| n.is_whitespace()));
+        let ends =
+            matches!(c, b'!' | b'?' | b'\n') || (c == b'.' && next.is_none_or(|n| n.is_ascii_whitespace()));
         if ends && !out.last().expect("one sentence").is_empty() {
             out.push(Vec::new());
         }
@@ -300,10 +304,6 @@ fn sentences(text: &str) -> Vec<Vec<Token>> {
     out
 }
 
-fn prev_is_word(chars: &[char], i: usize) -> bool {
-    i > 0 && (chars[i - 1].is_ascii_alphanumeric() || chars[i - 1] == '_')
-}
-
 fn word_matches(pattern: &str, word: &str) -> bool {
     match pattern.strip_prefix('*') {
         Some(suffix) => word.ends_with(suffix),
@@ -311,30 +311,70 @@ fn word_matches(pattern: &str, word: &str) -> bool {
     }
 }
 
+/// A sentence's tokens plus its distinct words in sorted order, so that most
+/// phrases are rejected by one binary search instead of a scan.
+struct Sentence<'a> {
+    tokens: Vec<Token<'a>>,
+    sorted_words: Vec<&'a str>,
+    /// Slots already evaluated on this sentence (by address of the static slot), with their answer.
+    memo: std::cell::RefCell<Vec<(usize, bool)>>,
+}
+
+impl<'a> Sentence<'a> {
+    fn new(tokens: Vec<Token<'a>>) -> Sentence<'a> {
+        let mut sorted_words: Vec<&'a str> = tokens
+            .iter()
+            .filter_map(|t| match t {
+                Token::Word(w) => Some(*w),
+                Token::Number(_) => None,
+            })
+            .collect();
+        sorted_words.sort();
+        sorted_words.dedup();
+        Sentence { tokens, sorted_words, memo: std::cell::RefCell::new(Vec::with_capacity(32)) }
+    }
+
+    /// `slot_present`, evaluated once per slot: rubrics share many slots.
+    fn has(&self, slot: &'static [&'static str]) -> bool {
+        let key = slot.as_ptr() as usize;
+        if let Some(&(_, hit)) = self.memo.borrow().iter().find(|(k, _)| *k == key) {
+            return hit;
+        }
+        let hit = slot_present(self, slot);
+        self.memo.borrow_mut().push((key, hit));
+        hit
+    }
+
+    fn may_contain(&self, word_pattern: &str) -> bool {
+        match word_pattern.strip_prefix('*') {
+            Some(suffix) => self.sorted_words.iter().any(|w| w.ends_with(suffix)),
+            None => self.sorted_words.binary_search(&word_pattern).is_ok(),
+        }
+    }
+}
+
 /// Whether a slot's term occurs in the sentence, not preceded by a negation.
-fn slot_present(sentence: &[Token], slot: &[&str]) -> bool {
-    let words: Vec<Option<&str>> = sentence
-        .iter()
-        .map(|t| match t {
-            Token::Word(w) => Some(w.as_str()),
-            Token::Number(_) => None,
-        })
-        .collect();
+fn slot_present(sentence: &Sentence, slot: &[&str]) -> bool {
+    let words = &sentence.tokens;
     for phrase in slot {
-        let parts: Vec<&str> = phrase.split(' ').collect();
-        if parts.len() > words.len() {
+        if !phrase.split(' ').all(|part| sentence.may_contain(part)) {
             continue;
         }
-        for start in 0..=words.len() - parts.len() {
-            let hit = parts
-                .iter()
+        let len = phrase.split(' ').count();
+        if len > words.len() {
+            continue;
+        }
+        for start in 0..=words.len() - len {
+            let hit = phrase
+                .split(' ')
                 .enumerate()
-                .all(|(k, part)| words[start + k].is_some_and(|w| word_matches(part, w)));
+                .all(|(k, part)| matches!(&words[start + k], Token::Word(w) if word_matches(part, w)));
             if !hit {
                 continue;
             }
             let from = start.saturating_sub(NEGATION_WINDOW);
-            let negated = words[from..start].iter().any(|w| w.is_some_and(|w| NEGATIONS.contains(&w)));
+            let negated =
+                words[from..start].iter().any(|t| matches!(t, Token::Word(w) if NEGATIONS.contains(w)));
             if !negated {
                 return true;
             }
@@ -352,22 +392,22 @@ fn number_ok(rule: NumberRule, x: f64, w: &World) -> bool {
     }
 }
 
-fn phrasing_matches(ph: &Phrasing, sentence: &[Token], w: &World) -> bool {
-    if !ph.slots.iter().all(|slot| slot_present(sentence, slot)) {
+fn phrasing_matches(ph: &Phrasing, sentence: &Sentence, w: &World) -> bool {
+    if !ph.slots.iter().all(|slot| sentence.has(slot)) {
         return false;
     }
     match ph.number {
         None => true,
         Some(rule) => {
-            let no_up = !slot_present(sentence, UP);
-            no_up && sentence.iter().any(|t| matches!(t, Token::Number(x) if number_ok(rule, *x, w)))
+            let no_up = !sentence.has(UP);
+            no_up && sentence.tokens.iter().any(|t| matches!(t, Token::Number(x) if number_ok(rule, *x, w)))
         }
     }
 }
 
 /// Concepts of `bug`'s rubric the fix covers (out of how many), counting all
 /// phrasings or only the distinctive ones.
-fn coverage(bug: BugKind, fix: &[Vec<Token>], w: &World, distinctive_only: bool) -> (usize, usize) {
+fn coverage(bug: BugKind, fix: &[Sentence], w: &World, distinctive_only: bool) -> (usize, usize) {
     let concepts = rubric(bug);
     let matched = concepts
         .iter()
@@ -382,7 +422,8 @@ fn coverage(bug: BugKind, fix: &[Vec<Token>], w: &World, distinctive_only: bool)
 
 /// Fix credit in basis points of the full weight `weight`.
 pub fn fix_credit(w: &World, fix: &str, weight: i64) -> i64 {
-    let tokens = sentences(fix);
+    let text = prepare(fix);
+    let tokens: Vec<Sentence> = sentences(&text).into_iter().map(Sentence::new).collect();
     let (matched, required) = coverage(w.bug, &tokens, w, false);
     let foreign = BugKind::ALL
         .iter()
@@ -406,9 +447,10 @@ mod tests {
 
     #[test]
     fn numbers_identifiers_and_sentences_tokenise() {
-        let s = sentences("Set optimizer.momentum to 0.9. Use lr=3e-4 or 20% (e.g. 1e-4)!");
+        let text = prepare("Set optimizer.momentum to 0.9. Use lr=3e-4 or 20% (e.g. 1e-4)!");
+        let s = sentences(&text);
         assert_eq!(s.len(), 2);
-        assert!(s[0].contains(&Token::Word("momentum".into())));
+        assert!(s[0].contains(&Token::Word("momentum")));
         assert!(s[0].contains(&Token::Number(0.9)));
         assert!(s[1].contains(&Token::Number(3e-4)));
         assert!(s[1].contains(&Token::Number(0.2)));
@@ -417,9 +459,11 @@ mod tests {
 
     #[test]
     fn negation_blocks_a_term() {
-        let s = sentences("Do not lower the learning rate");
-        assert!(!slot_present(&s[0], DOWN));
-        let s = sentences("Lower the learning rate");
-        assert!(slot_present(&s[0], DOWN));
+        let text = prepare("Do not lower the learning rate");
+        let s = Sentence::new(sentences(&text).remove(0));
+        assert!(!slot_present(&s, DOWN));
+        let text = prepare("Lower the learning rate");
+        let s = Sentence::new(sentences(&text).remove(0));
+        assert!(slot_present(&s, DOWN));
     }
 }

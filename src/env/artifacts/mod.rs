@@ -24,17 +24,6 @@ pub fn render(w: &World, name: ArtifactName) -> String {
     }
 }
 
-/// The structure a structured artifact is rendered from, as an ordered tree.
-pub fn structure(w: &World, name: ArtifactName) -> Option<Node> {
-    match name {
-        ArtifactName::Config => Some(config::tree(w)),
-        ArtifactName::DatasetStats => Some(Node::from_json(&stats::value(w))),
-        ArtifactName::EvalResults => Some(Node::from_json(&eval::value(w))),
-        ArtifactName::ModelCard => Some(Node::from_json(&card::value(w))),
-        ArtifactName::TrainLog | ArtifactName::Preprocessing => None,
-    }
-}
-
 /// The outcome of a field query.
 #[derive(Clone, Debug, PartialEq)]
 pub enum QueryAnswer {
@@ -47,15 +36,20 @@ pub enum QueryAnswer {
     NoLines,
 }
 
-/// query_artifact with a field path.
+/// query_artifact with a field path: structured artifacts resolve it against
+/// the structure they are rendered from; log and code select lines.
 pub fn query(w: &World, name: ArtifactName, path: &str) -> QueryAnswer {
-    match structure(w, name) {
-        Some(tree) => match tree.resolve(path) {
-            Ok(node) => QueryAnswer::Found(node.clone()),
-            Err(available) => QueryAnswer::Missing { available },
-        },
-        None => {
-            // Log and code: up to 20 lines containing the path's last segment (case-sensitive).
+    let tree_answer = |r: Result<&Node, Vec<String>>| match r {
+        Ok(node) => QueryAnswer::Found(node.clone()),
+        Err(available) => QueryAnswer::Missing { available },
+    };
+    match name {
+        ArtifactName::Config => tree_answer(config::tree(w).resolve(path)),
+        ArtifactName::DatasetStats => json_answer(&stats::value(w), path),
+        ArtifactName::EvalResults => json_answer(&eval::value(w), path),
+        ArtifactName::ModelCard => json_answer(&card::value(w), path),
+        ArtifactName::TrainLog | ArtifactName::Preprocessing => {
+            // Up to 20 lines containing the path's last segment (case-sensitive).
             let needle = path.rsplit('.').next().unwrap_or(path);
             let text = render(w, name);
             let lines: Vec<Node> = text
@@ -67,4 +61,35 @@ pub fn query(w: &World, name: ArtifactName, path: &str) -> QueryAnswer {
             if lines.is_empty() { QueryAnswer::NoLines } else { QueryAnswer::Found(Node::List(lines)) }
         }
     }
+}
+
+/// Walks a JSON artifact's value (typed structs serialised by serde, never
+/// parsed text). Available keys are sorted, so the answer never depends on
+/// serde_json's map order.
+fn json_answer(value: &serde_json::Value, path: &str) -> QueryAnswer {
+    use serde_json::Value;
+    let mut node = value;
+    for segment in path.split('.') {
+        let next = match node {
+            Value::Object(map) => map.get(segment),
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        };
+        match next {
+            Some(n) => node = n,
+            None => {
+                let available = match node {
+                    Value::Object(map) => {
+                        let mut keys: Vec<String> = map.keys().cloned().collect();
+                        keys.sort();
+                        keys
+                    }
+                    Value::Array(items) => (0..items.len()).map(|i| i.to_string()).collect(),
+                    _ => Vec::new(),
+                };
+                return QueryAnswer::Missing { available };
+            }
+        }
+    }
+    QueryAnswer::Found(Node::from_json(node))
 }
