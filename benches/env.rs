@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use mlops_debug_env::env::grader::{Diagnosis, grade, ground_truth};
+use mlops_debug_env::env::grader::{grade, ground_truth};
 use mlops_debug_env::env::{CheckKind, Episode, TaskId};
 use serde_json::{Value, json};
 
@@ -82,13 +82,7 @@ fn benches(c: &mut Criterion) {
         )
     });
 
-    let d = Diagnosis {
-        failure_category: gt.category,
-        root_cause_file: gt.file.as_str().into(),
-        root_cause_field: gt.field.clone(),
-        diagnosis: String::new(),
-        proposed_fix: gt.fix.clone(),
-    };
+    let d = gt.canonical_diagnosis();
     c.bench_function("grade/canonical", |b| b.iter(|| black_box(grade(ep.world(), &d, 3, true))));
 }
 

@@ -271,14 +271,7 @@ fn constant_policies_score_what_the_spec_expects() {
                 let total: i64 = (0..n)
                     .map(|seed| {
                         let w = World::generate(task, seed);
-                        let d = Diagnosis {
-                            failure_category: gt.category,
-                            root_cause_file: gt.file.as_str().into(),
-                            root_cause_field: gt.field.clone(),
-                            diagnosis: String::new(),
-                            proposed_fix: gt.fix.clone(),
-                        };
-                        grade(&w, &d, 3, true).0.0
+                        grade(&w, &gt.canonical_diagnosis(), 3, true).0.0
                     })
                     .sum();
                 total as f64 / n as f64 / 10_000.0

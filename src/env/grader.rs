@@ -77,6 +77,19 @@ pub struct GroundTruth {
     pub fix: String,
 }
 
+impl GroundTruth {
+    /// The canonical answer: the diagnosis that scores 1.0.
+    pub fn canonical_diagnosis(&self) -> Diagnosis {
+        Diagnosis {
+            failure_category: self.category,
+            root_cause_file: self.file.as_str().into(),
+            root_cause_field: self.field.clone(),
+            diagnosis: String::new(),
+            proposed_fix: self.fix.clone(),
+        }
+    }
+}
+
 pub fn ground_truth(w: &World) -> GroundTruth {
     GroundTruth {
         bug_type: w.bug,
