@@ -4,3 +4,6 @@
 pub mod cli;
 pub mod commands;
 pub mod env;
+pub mod config;
+pub mod farm;
+pub mod metrics;

@@ -1,0 +1,183 @@
+//! The session actor: owns one session's episodes; nothing else touches them.
+//! It applies resets and steps, answers state, and records step and episode metrics.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde_json::Value;
+
+use super::status::SessionStatus;
+use crate::env::action::ACTION_TYPES;
+use crate::env::grader::{GroundTruth, ground_truth};
+use crate::env::{Episode, EpisodeOptions, Observation, State, StepError, StepOutcome, TaskId, ValidationError};
+use crate::metrics::Metrics;
+
+/// A reset with every parameter resolved (seed and episode id drawn when absent).
+#[derive(Debug)]
+pub struct ResetRequest {
+    pub task: TaskId,
+    pub seed: u64,
+    pub episode_id: String,
+    pub messages: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StepDone {
+    pub outcome: StepOutcome,
+    /// The request id matched the last applied step: this is its stored reply.
+    pub replayed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SessionError {
+    #[error("no episode: send reset first")]
+    NoEpisode,
+    #[error("{0}")]
+    Invalid(ValidationError),
+    #[error("the episode has ended; reset to start a new one")]
+    EpisodeDone,
+}
+
+pub enum SessionMsg {
+    Reset(ResetRequest, RpcReplyPort<Observation>),
+    Step { action: Value, request_id: Option<String>, reply: RpcReplyPort<Result<StepDone, SessionError>> },
+    State(RpcReplyPort<State>),
+    Reveal(RpcReplyPort<Option<GroundTruth>>),
+}
+
+pub struct SessionArgs {
+    pub status: Arc<SessionStatus>,
+    pub metrics: Arc<Metrics>,
+    pub options: EpisodeOptions,
+    pub session_id: String,
+}
+
+pub struct SessionState {
+    episode: Option<Episode>,
+    /// The last step applied with a request id, and its reply (for idempotent retries).
+    last_request: Option<(String, StepOutcome)>,
+    args: SessionArgs,
+}
+
+pub struct SessionActor;
+
+fn action_label(action: &Value) -> &'static str {
+    action
+        .get("action_type")
+        .and_then(Value::as_str)
+        .and_then(|t| ACTION_TYPES.iter().find(|a| **a == t).copied())
+        .unwrap_or("unknown")
+}
+
+impl SessionState {
+    fn reset(&mut self, r: ResetRequest) -> Observation {
+        let started = Instant::now();
+        let a = &self.args;
+        if let Some(old) = self.episode.take().filter(|e| !e.is_done()) {
+            a.metrics.episode_end(old.task(), "abandoned", None, old.step_count(), old.episode_return().as_f64());
+        }
+        let previous = a.status.task();
+        if previous != Some(r.task) {
+            a.metrics.session_active(previous).decrement(1.0);
+            a.metrics.session_active(Some(r.task)).increment(1.0);
+            a.status.set_task(r.task);
+        }
+        let episode = Episode::with_options(r.task, r.seed, r.episode_id, a.options);
+        let observation = episode.reset_observation(r.messages);
+        a.status.set_episode_open(true);
+        a.status.set_step_count(0);
+        self.episode = Some(episode);
+        self.last_request = None;
+        a.metrics.reset_duration.record(started.elapsed().as_secs_f64());
+        observation
+    }
+
+    fn step(&mut self, action: Value, request_id: Option<String>) -> Result<StepDone, SessionError> {
+        let started = Instant::now();
+        let a = &self.args;
+        let Some(episode) = self.episode.as_mut() else { return Err(SessionError::NoEpisode) };
+        if let (Some(id), Some((last_id, last))) = (&request_id, &self.last_request)
+            && id == last_id
+        {
+            return Ok(StepDone { outcome: last.clone(), replayed: true });
+        }
+        #[cfg(feature = "fault-injection")]
+        if action.get("action_type").and_then(Value::as_str) == Some("__panic__") {
+            panic!("fault injection: session {} was asked to panic", a.session_id);
+        }
+        let label = action_label(&action);
+        let task = episode.task();
+        let result = episode.step_json(&action);
+        a.metrics.step_duration(label).record(started.elapsed().as_secs_f64());
+        match result {
+            Ok(outcome) => {
+                a.metrics.step(task, label, "ok").increment(1);
+                a.status.set_step_count(episode.step_count());
+                if outcome.done {
+                    a.status.set_episode_open(false);
+                    let status = if episode.truncated() { "truncated" } else { "submitted" };
+                    let score = episode.score().map(|s| s.as_f64());
+                    let ret = episode.episode_return().as_f64();
+                    a.metrics.episode_end(task, status, score, episode.step_count(), ret);
+                    tracing::info!(
+                        session = %a.session_id, episode = episode.episode_id(), task = task.as_str(),
+                        seed = episode.seed(), steps = episode.step_count(), score = score.unwrap_or(0.0),
+                        outcome = status, "episode ended"
+                    );
+                }
+                if let Some(id) = request_id {
+                    self.last_request = Some((id, outcome.clone()));
+                }
+                Ok(StepDone { outcome, replayed: false })
+            }
+            Err(StepError::Invalid(e)) => {
+                a.metrics.step(task, "unknown", "invalid").increment(1);
+                Err(SessionError::Invalid(e))
+            }
+            Err(StepError::EpisodeDone) => {
+                a.metrics.step(task, label, "error").increment(1);
+                Err(SessionError::EpisodeDone)
+            }
+        }
+    }
+
+    fn state(&self) -> State {
+        self.episode.as_ref().map_or_else(State::before_first_reset, Episode::state)
+    }
+}
+
+impl Actor for SessionActor {
+    type Msg = SessionMsg;
+    type State = SessionState;
+    type Arguments = SessionArgs;
+
+    async fn pre_start(&self, _myself: ActorRef<SessionMsg>, args: SessionArgs) -> Result<SessionState, ActorProcessingErr> {
+        args.metrics.session_active(None).increment(1.0);
+        Ok(SessionState { episode: None, last_request: None, args })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<SessionMsg>,
+        message: SessionMsg,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        // A dropped reply port means the caller gave up (deadline); nothing to do.
+        match message {
+            SessionMsg::Reset(request, reply) => {
+                let _ = reply.send(state.reset(request));
+            }
+            SessionMsg::Step { action, request_id, reply } => {
+                let _ = reply.send(state.step(action, request_id));
+            }
+            SessionMsg::State(reply) => {
+                let _ = reply.send(state.state());
+            }
+            SessionMsg::Reveal(reply) => {
+                let _ = reply.send(state.episode.as_ref().map(|e| ground_truth(e.world())));
+            }
+        }
+        Ok(())
+    }
+}
