@@ -6,15 +6,21 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "mlops-debug-env",
     version,
-    about = "MLOps Pipeline Debugger: an environment farm for LLM agents"
+    about = "MLOps Pipeline Debugger: an environment farm for LLM agents",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// With no subcommand the binary serves, with these settings.
+    #[command(flatten)]
+    pub serve: crate::config::Settings,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Serve the farm (the default with no subcommand).
+    Serve(crate::config::Settings),
     /// Print one episode for a person to read: its artifacts, and with --reveal its ground truth.
     Episode {
         /// easy, medium or hard

@@ -7,3 +7,4 @@ pub mod env;
 pub mod config;
 pub mod farm;
 pub mod metrics;
+pub mod server;

@@ -2,11 +2,47 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use mlops_debug_env::cli::{Cli, Command};
-use mlops_debug_env::commands;
+use mlops_debug_env::config::Settings;
+use mlops_debug_env::{commands, server};
+
+fn serve(settings: Settings) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    runtime.block_on(async move {
+        let addr = std::net::SocketAddr::new(settings.host, settings.port);
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot listen on {addr}: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let local = listener.local_addr().expect("bound address");
+        println!(
+            "mlops-debug-env {} (env_version {}) listening on http://{local}\nsettings:\n{settings}",
+            env!("CARGO_PKG_VERSION"),
+            mlops_debug_env::env::ENV_VERSION
+        );
+        match server::serve(settings, listener, server::shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        None => serve(cli.serve),
+        Some(Command::Serve(settings)) => serve(settings),
         Some(Command::Episode { task, seed, reveal, json }) => {
             print!("{}", commands::episode(task, seed, reveal, json));
             ExitCode::SUCCESS
@@ -21,7 +57,5 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        // clap prints help and exits when no subcommand is given
-        None => ExitCode::from(2),
     }
 }

@@ -58,7 +58,7 @@ pub const REJECT_REASONS: [&str; 2] = ["capacity", "draining"];
 pub const STEP_OUTCOMES: [&str; 3] = ["ok", "invalid", "error"];
 pub const EPISODE_OUTCOMES: [&str; 3] = ["submitted", "truncated", "abandoned"];
 /// Route patterns labelled on HTTP metrics; anything else is "unmatched".
-pub const ROUTES: [&str; 14] = [
+pub const ROUTES: [&str; 15] = [
     "/reset",
     "/step",
     "/state",
@@ -73,6 +73,7 @@ pub const ROUTES: [&str; 14] = [
     "/metrics",
     "/mcp",
     "/ws",
+    "/operator",
 ];
 pub const STATUS_CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
 

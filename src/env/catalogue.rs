@@ -62,6 +62,8 @@ pub const MAX_DIAGNOSIS: usize = 4000;
 pub const MAX_PROPOSED_FIX: usize = 2000;
 pub const MAX_ROOT_CAUSE: usize = 256;
 pub const MAX_EPISODE_ID: usize = 255;
+/// Characters of a step's request_id at most.
+pub const MAX_REQUEST_ID: usize = 255;
 /// Lines a log or code field query returns at most.
 pub const MAX_QUERY_LINES: usize = 20;
 
