@@ -1,0 +1,64 @@
+//! A panicking session (cargo feature `fault-injection`): its client gets
+//! SESSION_CRASHED, every other session goes on, the panic is counted and the
+//! slot is freed. Run with `cargo test --features fault-injection --test farm_fault`.
+#![cfg(feature = "fault-injection")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use mlops_debug_env::config::Settings;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_panicking_session_harms_no_other() {
+    let server = start(Settings { max_sessions: 3, ..settings() }).await;
+    let http = Http::new(&server);
+    let mut ws = server.ws().await;
+    request(&mut ws, json!({"type": "reset", "data": {"task_id": "hard", "seed": 1}})).await;
+    let (_, _, b) = http.post("/reset", None, json!({"seed": 2})).await;
+    let b = b["session_id"].as_str().unwrap().to_string();
+    let (_, _, c) = http.post("/reset", None, json!({"seed": 3})).await;
+    let c = c["session_id"].as_str().unwrap().to_string();
+
+    let (s, _, e) = http.post("/step", Some(&c), json!({"action_type": "__panic__"})).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (500, Some("SESSION_CRASHED")));
+    let (s, e) = http.get("/state", Some(&c)).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (410, Some("SESSION_EXPIRED")));
+
+    // the others carry on
+    let (s, _, _) = http.post("/step", Some(&b), json!({"action_type": "read_config"})).await;
+    assert_eq!(s, 200);
+    assert_eq!(request(&mut ws, json!({"type": "step", "data": {"action_type": "read_config"}})).await["type"], "observation");
+
+    // the slot is freed: a new session fits beside the two live ones
+    let mut admitted = false;
+    for _ in 0..50 {
+        if http.post("/reset", None, json!({})).await.0 == 200 {
+            admitted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(admitted, "the crashed session's slot was not freed");
+
+    let m = server.metrics().await;
+    assert_eq!(metric(&m, "mlops_actor_panics_total"), Some(1.0));
+    assert_eq!(metric(&m, r#"mlops_sessions_closed_total{reason="panic"}"#), Some(1.0));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_client_sees_the_crash_and_a_1011_close() {
+    let server = start(settings()).await;
+    let mut other = server.ws().await;
+    request(&mut other, json!({"type": "reset", "data": {"seed": 1}})).await;
+    let mut ws = server.ws().await;
+    request(&mut ws, json!({"type": "reset", "data": {"seed": 2}})).await;
+    let r = request(&mut ws, json!({"type": "step", "data": {"action_type": "__panic__"}})).await;
+    assert_eq!(r["data"]["code"], "SESSION_CRASHED");
+    assert_eq!(closed(&mut ws).await.0, 1011);
+    assert_eq!(request(&mut other, json!({"type": "step", "data": {"action_type": "read_config"}})).await["data"]["reward"], 0.02);
+    server.stop().await;
+}
