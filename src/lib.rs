@@ -3,8 +3,8 @@
 
 pub mod cli;
 pub mod commands;
-pub mod env;
 pub mod config;
+pub mod env;
 pub mod farm;
 pub mod metrics;
 pub mod server;

@@ -169,13 +169,23 @@ impl Metrics {
     pub fn new(max_sessions: usize) -> Arc<Metrics> {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS_BUCKETS)
-            .and_then(|b| b.set_buckets_for_metric(Matcher::Full(EPISODE_SCORE.into()), &steps_of(0.0, 1.0, 0.05)))
-            .and_then(|b| b.set_buckets_for_metric(Matcher::Full(EPISODE_REWARD.into()), &steps_of(-1.0, 1.25, 0.05)))
-            .and_then(|b| b.set_buckets_for_metric(Matcher::Full(EPISODE_STEPS.into()), &steps_of(5.0, 40.0, 5.0)))
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full(EPISODE_SCORE.into()), &steps_of(0.0, 1.0, 0.05))
+            })
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full(EPISODE_REWARD.into()), &steps_of(-1.0, 1.25, 0.05))
+            })
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full(EPISODE_STEPS.into()), &steps_of(5.0, 40.0, 5.0))
+            })
             .expect("bucket lists are non-empty");
         let r = Registrar { recorder: builder.build_recorder() };
         for (name, help, kind) in [
-            (SESSIONS_ACTIVE, "Live sessions, by the task of their current episode (none before the first reset).", 'g'),
+            (
+                SESSIONS_ACTIVE,
+                "Live sessions, by the task of their current episode (none before the first reset).",
+                'g',
+            ),
             (SESSIONS_CAPACITY, "Live sessions allowed (--max-sessions).", 'g'),
             (SESSIONS_CREATED, "Sessions created, by transport.", 'c'),
             (SESSIONS_CLOSED, "Sessions ended, by reason.", 'c'),
@@ -231,7 +241,8 @@ impl Metrics {
             ],
         );
         build.set(1.0);
-        let per_task = |name| TASK_LABELS[..3].iter().map(|t| r.histogram(name, &[("task", t)])).collect::<Vec<_>>();
+        let per_task =
+            |name| TASK_LABELS[..3].iter().map(|t| r.histogram(name, &[("task", t)])).collect::<Vec<_>>();
         let m = Metrics {
             capacity,
             sessions_active: TASK_LABELS.iter().map(|t| r.gauge(SESSIONS_ACTIVE, &[("task", t)])).collect(),
@@ -239,7 +250,10 @@ impl Metrics {
             closed: CLOSE_REASONS.iter().map(|t| r.counter(SESSIONS_CLOSED, &[("reason", t)])).collect(),
             rejected: REJECT_REASONS.iter().map(|t| r.counter(SESSIONS_REJECTED, &[("reason", t)])).collect(),
             steps,
-            step_duration: ACTION_LABELS.iter().map(|a| r.histogram(STEP_DURATION, &[("action", a)])).collect(),
+            step_duration: ACTION_LABELS
+                .iter()
+                .map(|a| r.histogram(STEP_DURATION, &[("action", a)]))
+                .collect(),
             reset_duration: r.histogram(RESET_DURATION, &[]),
             episodes,
             episode_score: per_task(EPISODE_SCORE),

@@ -30,7 +30,8 @@ fn script(task: TaskId, seed: u64) -> Vec<Value> {
 /// The same episode played alone, in process: each step's reply or error code.
 fn solo(task: TaskId, seed: u64, episode_id: &str) -> Vec<Value> {
     let mut ep = Episode::new(task, seed, episode_id);
-    let mut out = vec![json!({"observation": ep.reset_observation(Vec::new()), "reward": null, "done": false})];
+    let mut out =
+        vec![json!({"observation": ep.reset_observation(Vec::new()), "reward": null, "done": false})];
     for a in script(task, seed) {
         out.push(match ep.step_json(&a) {
             Ok(o) => json!({"observation": o.observation, "reward": o.reward, "done": o.done}),
@@ -60,7 +61,11 @@ async fn a_thousand_concurrent_sessions_each_see_their_own_episode() {
                 barrier.wait().await; // every session is live at once
                 for a in script(task, seed) {
                     let r = request(&mut ws, json!({"type": "step", "data": a})).await;
-                    got.push(if r["type"] == "error" { r["data"]["code"].clone() } else { r["data"].clone() });
+                    got.push(if r["type"] == "error" {
+                        r["data"]["code"].clone()
+                    } else {
+                        r["data"].clone()
+                    });
                 }
             } else {
                 let http = Http { client, server: server.url("") };
@@ -74,7 +79,11 @@ async fn a_thousand_concurrent_sessions_each_see_their_own_episode() {
                     got.push(if s == 200 { r } else { r["error"]["code"].clone() });
                 }
             }
-            assert_eq!(got, solo(task, seed, &episode_id), "session {i} differs from its episode played alone");
+            assert_eq!(
+                got,
+                solo(task, seed, &episode_id),
+                "session {i} differs from its episode played alone"
+            );
         }));
     }
     for t in tasks {

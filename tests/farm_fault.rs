@@ -30,7 +30,10 @@ async fn one_panicking_session_harms_no_other() {
     // the others carry on
     let (s, _, _) = http.post("/step", Some(&b), json!({"action_type": "read_config"})).await;
     assert_eq!(s, 200);
-    assert_eq!(request(&mut ws, json!({"type": "step", "data": {"action_type": "read_config"}})).await["type"], "observation");
+    assert_eq!(
+        request(&mut ws, json!({"type": "step", "data": {"action_type": "read_config"}})).await["type"],
+        "observation"
+    );
 
     // the slot is freed: a new session fits beside the two live ones
     let mut admitted = false;
@@ -59,6 +62,9 @@ async fn a_websocket_client_sees_the_crash_and_a_1011_close() {
     let r = request(&mut ws, json!({"type": "step", "data": {"action_type": "__panic__"}})).await;
     assert_eq!(r["data"]["code"], "SESSION_CRASHED");
     assert_eq!(closed(&mut ws).await.0, 1011);
-    assert_eq!(request(&mut other, json!({"type": "step", "data": {"action_type": "read_config"}})).await["data"]["reward"], 0.02);
+    assert_eq!(
+        request(&mut other, json!({"type": "step", "data": {"action_type": "read_config"}})).await["data"]["reward"],
+        0.02
+    );
     server.stop().await;
 }

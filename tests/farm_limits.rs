@@ -38,14 +38,20 @@ async fn capacity_refuses_new_sessions_and_frees_slots() {
     let frame = recv(&mut c).await;
     assert_eq!(frame["type"], "error");
     assert_eq!(frame["data"]["code"], "CAPACITY_REACHED");
-    assert_eq!((frame["data"]["active_sessions"].clone(), frame["data"]["max_sessions"].clone()), (json!(2), json!(2)));
+    assert_eq!(
+        (frame["data"]["active_sessions"].clone(), frame["data"]["max_sessions"].clone()),
+        (json!(2), json!(2))
+    );
     assert!(frame["data"]["retry_after_s"].is_number());
     c.send(Message::Text(r#"{"type": "reset"}"#.into())).await.unwrap();
     assert_eq!(closed(&mut c).await.0, 1013);
     // resets of live sessions are never refused for capacity
     let (s, _, _) = http.post("/reset", Some(&b_id), json!({"seed": 3})).await;
     assert_eq!(s, 200);
-    assert_eq!(request(&mut a, json!({"type": "step", "data": {"action_type": "read_config"}})).await["type"], "observation");
+    assert_eq!(
+        request(&mut a, json!({"type": "step", "data": {"action_type": "read_config"}})).await["type"],
+        "observation"
+    );
     let m = server.metrics().await;
     assert_eq!(metric(&m, r#"mlops_sessions_rejected_total{reason="capacity"}"#), Some(2.0));
     // closing a session frees its slot

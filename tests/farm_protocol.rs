@@ -28,7 +28,11 @@ async fn websocket_plays_an_episode_and_resets_again() {
     let early = request(&mut ws, json!({"type": "step", "data": {"action_type": "read_config"}})).await;
     assert_eq!(early["data"]["code"], "NO_EPISODE");
 
-    let reset = request(&mut ws, json!({"type": "reset", "data": {"task_id": "medium", "seed": 11, "episode_id": "ep-1"}})).await;
+    let reset = request(
+        &mut ws,
+        json!({"type": "reset", "data": {"task_id": "medium", "seed": 11, "episode_id": "ep-1"}}),
+    )
+    .await;
     assert_eq!(reset["type"], "observation");
     assert_eq!(reset["data"]["reward"], Value::Null);
     assert_eq!(reset["data"]["done"], false);
@@ -67,12 +71,23 @@ async fn websocket_bad_input_gets_error_frames_and_the_socket_stays_open() {
         (Message::Text("[1, 2]".into()), "UNKNOWN_TYPE"),
         (Message::Text(r#"{"data": {}}"#.into()), "UNKNOWN_TYPE"),
         (Message::Text(r#"{"type": "foo"}"#.into()), "UNKNOWN_TYPE"),
-        (Message::Text(r#"{"type": "mcp", "data": {"jsonrpc": "2.0", "method": "tools/list", "id": 1}}"#.into()), "UNKNOWN_TYPE"),
+        (
+            Message::Text(
+                r#"{"type": "mcp", "data": {"jsonrpc": "2.0", "method": "tools/list", "id": 1}}"#.into(),
+            ),
+            "UNKNOWN_TYPE",
+        ),
         (Message::Text(r#"{"type": "state", "data": {}}"#.into()), "VALIDATION_ERROR"),
         (Message::Text(r#"{"type": "reset", "id": 7}"#.into()), "VALIDATION_ERROR"),
         (Message::Text(r#"{"type": "step"}"#.into()), "VALIDATION_ERROR"),
-        (Message::Text(r#"{"type": "step", "data": {"type": "call_tool", "tool_name": "x"}}"#.into()), "VALIDATION_ERROR"),
-        (Message::Text(r#"{"type": "step", "data": {"action_type": "read_config", "bogus": 1}}"#.into()), "VALIDATION_ERROR"),
+        (
+            Message::Text(r#"{"type": "step", "data": {"type": "call_tool", "tool_name": "x"}}"#.into()),
+            "VALIDATION_ERROR",
+        ),
+        (
+            Message::Text(r#"{"type": "step", "data": {"action_type": "read_config", "bogus": 1}}"#.into()),
+            "VALIDATION_ERROR",
+        ),
         (Message::Text(r#"{"type": "reset", "data": {"seed": -1}}"#.into()), "VALIDATION_ERROR"),
         (Message::Binary(vec![0xff, 0xfe, 0x00].into()), "INVALID_JSON"),
     ];
@@ -83,7 +98,11 @@ async fn websocket_bad_input_gets_error_frames_and_the_socket_stays_open() {
         assert_eq!(reply["data"]["code"], code, "{msg:?}: {reply}");
         assert!(reply["data"]["message"].is_string());
     }
-    let r = request(&mut ws, json!({"type": "step", "data": {"action_type": "read_logs", "log_filter": "x".repeat(201)}})).await;
+    let r = request(
+        &mut ws,
+        json!({"type": "step", "data": {"action_type": "read_logs", "log_filter": "x".repeat(201)}}),
+    )
+    .await;
     assert_eq!(r["data"]["details"]["field"], "log_filter");
     // a binary frame holding UTF-8 JSON is read like a text frame
     ws.send(Message::Binary(br#"{"type": "state"}"#.to_vec().into())).await.unwrap();
@@ -98,13 +117,18 @@ async fn websocket_bad_input_gets_error_frames_and_the_socket_stays_open() {
 async fn websocket_invalid_utf8_and_oversize_messages_close_the_socket() {
     let server = start(mlops_debug_env::config::Settings { max_ws_message_bytes: 1024, ..settings() }).await;
     let mut ws = server.ws().await;
-    use tokio_tungstenite::tungstenite::protocol::frame::{Frame, coding::{Data, OpCode}};
+    use tokio_tungstenite::tungstenite::protocol::frame::{
+        Frame,
+        coding::{Data, OpCode},
+    };
     let raw = Frame::message(vec![b'"', 0xc3, 0x28, b'"'], OpCode::Data(Data::Text), true);
     ws.send(Message::Frame(raw)).await.unwrap();
     assert_eq!(closed(&mut ws).await.0, 1007);
 
     let mut ws = server.ws().await;
-    ws.send(Message::Text(format!("{{\"type\": \"state\", \"pad\": \"{}\"}}", "x".repeat(2000)).into())).await.unwrap();
+    ws.send(Message::Text(format!("{{\"type\": \"state\", \"pad\": \"{}\"}}", "x".repeat(2000)).into()))
+        .await
+        .unwrap();
     assert_eq!(closed(&mut ws).await.0, 1009);
     // the server is unharmed
     let mut ws = server.ws().await;
@@ -126,26 +150,50 @@ async fn http_sessions_by_header_query_and_cookie() {
     assert_eq!(cookie, format!("mlops_session={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=1800"));
     assert_eq!(body["reward"], Value::Null);
 
-    let (s, h, b) = http.post("/step", Some(&id), json!({"action": {"action_type": "read_config"}, "request_id": "r1"})).await;
+    let (s, h, b) = http
+        .post("/step", Some(&id), json!({"action": {"action_type": "read_config"}, "request_id": "r1"}))
+        .await;
     assert_eq!((s, b["reward"].clone()), (200, json!(0.02)));
     assert_eq!(h["x-step-count"], "1");
     // a retried request id is not applied again
-    let (s, h, b2) = http.post("/step", Some(&id), json!({"action": {"action_type": "read_config"}, "request_id": "r1"})).await;
+    let (s, h, b2) = http
+        .post("/step", Some(&id), json!({"action": {"action_type": "read_config"}, "request_id": "r1"}))
+        .await;
     assert_eq!((s, &h["x-replayed"]), (200, &reqwest::header::HeaderValue::from_static("true")));
     assert_eq!(b, b2);
     // query parameter and cookie name the session too; the bare action shape works
-    let resp = http.client.post(server.url(&format!("/step?session_id={id}"))).json(&json!({"action_type": "read_eval_results"})).send().await.unwrap();
+    let resp = http
+        .client
+        .post(server.url(&format!("/step?session_id={id}")))
+        .json(&json!({"action_type": "read_eval_results"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
-    let resp = http.client.get(server.url("/state")).header("Cookie", format!("mlops_session={id}")).send().await.unwrap();
+    let resp = http
+        .client
+        .get(server.url("/state"))
+        .header("Cookie", format!("mlops_session={id}"))
+        .send()
+        .await
+        .unwrap();
     let state: Value = resp.json().await.unwrap();
     assert_eq!(state["step_count"], 2);
     // the header wins over the query and the cookie
-    let resp = http.client.get(server.url("/state?session_id=ffffffffffffffffffffffffffffffff")).header("X-Session-Id", &id).send().await.unwrap();
+    let resp = http
+        .client
+        .get(server.url("/state?session_id=ffffffffffffffffffffffffffffffff"))
+        .header("X-Session-Id", &id)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
 
-    let (s, _, _) = http.post("/step", Some(&id), json!({"action": {"action_type": "check_dataset_stats"}})).await;
+    let (s, _, _) =
+        http.post("/step", Some(&id), json!({"action": {"action_type": "check_dataset_stats"}})).await;
     assert_eq!(s, 200);
-    let (s, _, end) = http.post("/step", Some(&id), json!({"action": submit_canonical(TaskId::Easy, 5)})).await;
+    let (s, _, end) =
+        http.post("/step", Some(&id), json!({"action": submit_canonical(TaskId::Easy, 5)})).await;
     assert_eq!((s, end["done"].clone(), end["reward"].clone()), (200, json!(true), json!(1.0)));
     let (s, _, e) = http.post("/step", Some(&id), json!({"action": {"action_type": "read_config"}})).await;
     assert_eq!((s, e["error"]["code"].as_str()), (409, Some("EPISODE_DONE")));
@@ -183,14 +231,29 @@ async fn http_errors_have_one_shape_and_never_5xx_for_client_input() {
         ("/step", vec![b' '; 4096], 413, "PAYLOAD_TOO_LARGE"),
         ("/step", b"[1]".to_vec(), 422, "VALIDATION_ERROR"),
         ("/step", br#"{"action": {"action_type": 5}}"#.to_vec(), 422, "VALIDATION_ERROR"),
-        ("/step", br#"{"action": {"action_type": "read_config"}, "extra": 1}"#.to_vec(), 422, "VALIDATION_ERROR"),
-        ("/step", br#"{"action": {"action_type": "read_config"}, "request_id": 5}"#.to_vec(), 422, "VALIDATION_ERROR"),
+        (
+            "/step",
+            br#"{"action": {"action_type": "read_config"}, "extra": 1}"#.to_vec(),
+            422,
+            "VALIDATION_ERROR",
+        ),
+        (
+            "/step",
+            br#"{"action": {"action_type": "read_config"}, "request_id": 5}"#.to_vec(),
+            422,
+            "VALIDATION_ERROR",
+        ),
         ("/reset", br#"{"seed": "x"}"#.to_vec(), 422, "VALIDATION_ERROR"),
         ("/reset", br#"{"task_id": "easy", "task": "hard"}"#.to_vec(), 422, "VALIDATION_ERROR"),
         ("/nowhere", b"{}".to_vec(), 404, "NOT_FOUND"),
     ] {
         let (s, b) = raw(path, body.clone()).await;
-        assert_eq!((s, b["error"]["code"].as_str()), (status, Some(code)), "{path} {:?}", String::from_utf8_lossy(&body[..body.len().min(40)]));
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{path} {:?}",
+            String::from_utf8_lossy(&body[..body.len().min(40)])
+        );
         assert!(b["error"]["message"].is_string());
     }
     // a malformed session id on /reset is a validation error; an unknown one starts a session under it
@@ -208,7 +271,9 @@ async fn http_errors_have_one_shape_and_never_5xx_for_client_input() {
     // naming no session, or an unknown one
     let (s, b) = http.get("/state", None).await;
     assert_eq!((s, b["error"]["code"].as_str()), (404, Some("SESSION_NOT_FOUND")));
-    let (s, _, b) = http.post("/step", Some("ffffffffffffffffffffffffffffffff"), json!({"action_type": "read_config"})).await;
+    let (s, _, b) = http
+        .post("/step", Some("ffffffffffffffffffffffffffffffff"), json!({"action_type": "read_config"}))
+        .await;
     assert_eq!((s, b["error"]["code"].as_str()), (404, Some("SESSION_NOT_FOUND")));
     // the first session is untouched by all of this
     let (s, state) = http.get("/state", Some(&id)).await;
@@ -247,25 +312,34 @@ async fn meta_routes_describe_the_environment() {
 async fn mcp_drives_a_session_with_tools() {
     let server = start(settings()).await;
     let http = Http::new(&server);
-    let rpc = |method: &str, params: Value| json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let (s, _, init) = http.post("/mcp", None, rpc("initialize", json!({"protocolVersion": "2025-03-26"}))).await;
+    let rpc =
+        |method: &str, params: Value| json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let (s, _, init) =
+        http.post("/mcp", None, rpc("initialize", json!({"protocolVersion": "2025-03-26"}))).await;
     assert_eq!((s, init["result"]["protocolVersion"].as_str()), (200, Some("2025-03-26")));
-    let (s, _, _) = http.post("/mcp", None, json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    let (s, _, _) =
+        http.post("/mcp", None, json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
     assert_eq!(s, 202);
     assert_eq!(http.post("/mcp", None, rpc("ping", json!({}))).await.2["result"], json!({}));
     let (_, _, tools) = http.post("/mcp", None, rpc("tools/list", json!({}))).await;
     assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 8);
-    let (_, _, created) = http.post("/mcp", None, rpc("openenv/session/create", json!({"task_id": "hard", "seed": 4}))).await;
+    let (_, _, created) =
+        http.post("/mcp", None, rpc("openenv/session/create", json!({"task_id": "hard", "seed": 4}))).await;
     let sid = created["result"]["session_id"].as_str().unwrap().to_string();
     assert_eq!(created["result"]["observation"]["task_id"], "hard");
-    let call = |name: &str, args: Value| rpc("tools/call", json!({"name": name, "arguments": args, "session_id": sid}));
-    let (_, _, r) = http.post("/mcp", None, call("run_sanity_check", json!({"sanity_check_type": "metric_gap_analysis"}))).await;
+    let call = |name: &str, args: Value| {
+        rpc("tools/call", json!({"name": name, "arguments": args, "session_id": sid}))
+    };
+    let (_, _, r) = http
+        .post("/mcp", None, call("run_sanity_check", json!({"sanity_check_type": "metric_gap_analysis"})))
+        .await;
     assert_eq!(r["result"]["isError"], false);
     assert_eq!(r["result"]["structuredContent"]["reward"], 0.01);
     assert_eq!(r["result"]["data"], r["result"]["structuredContent"]);
     let text: Value = serde_json::from_str(r["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
     assert_eq!(text, r["result"]["structuredContent"]);
-    let (_, _, bad) = http.post("/mcp", None, call("run_sanity_check", json!({"sanity_check_type": "vibes"}))).await;
+    let (_, _, bad) =
+        http.post("/mcp", None, call("run_sanity_check", json!({"sanity_check_type": "vibes"}))).await;
     assert_eq!(bad["result"]["isError"], true);
     assert_eq!(bad["result"]["structuredContent"]["error"]["code"], "VALIDATION_ERROR");
     // the HTTP API drives the same session
@@ -283,7 +357,8 @@ async fn mcp_drives_a_session_with_tools() {
     }
     let resp = http.client.post(server.url("/mcp")).body("{bad").send().await.unwrap();
     assert_eq!(resp.json::<Value>().await.unwrap()["error"]["code"], -32700);
-    let (_, _, closed) = http.post("/mcp", None, rpc("openenv/session/close", json!({"session_id": sid}))).await;
+    let (_, _, closed) =
+        http.post("/mcp", None, rpc("openenv/session/close", json!({"session_id": sid}))).await;
     assert_eq!(closed["result"]["closed"], true);
     let (_, _, gone) = http.post("/mcp", None, call("read_config", json!({}))).await;
     assert_eq!(gone["result"]["isError"], true);
@@ -304,7 +379,10 @@ async fn every_metric_exists_from_the_first_scrape_and_counts_episodes() {
     request(&mut ws, json!({"type": "step", "data": submit_canonical(TaskId::Easy, 9)})).await;
     let after = server.metrics().await;
     assert_eq!(metric(&after, r#"mlops_episodes_total{task="easy",outcome="submitted"}"#), Some(1.0));
-    assert_eq!(metric(&after, r#"mlops_steps_total{task="easy",action="submit_diagnosis",outcome="ok"}"#), Some(1.0));
+    assert_eq!(
+        metric(&after, r#"mlops_steps_total{task="easy",action="submit_diagnosis",outcome="ok"}"#),
+        Some(1.0)
+    );
     assert_eq!(metric(&after, r#"mlops_sessions_active{task="easy"}"#), Some(1.0));
     assert_eq!(metric(&after, r#"mlops_sessions_created_total{transport="ws"}"#), Some(1.0));
     assert_eq!(metric(&after, "mlops_ws_connections_active"), Some(1.0));
@@ -322,13 +400,20 @@ async fn no_response_reveals_the_ground_truth_before_the_end() {
         for seed in 0..12u64 {
             let gt = ground_truth(&World::generate(task, seed));
             let mut responses = Vec::new();
-            let (_, _, reset) = http.post("/reset", None, json!({"task_id": task.as_str(), "seed": seed})).await;
+            let (_, _, reset) =
+                http.post("/reset", None, json!({"task_id": task.as_str(), "seed": seed})).await;
             let id = reset["session_id"].as_str().unwrap().to_string();
             responses.push(reset);
-            let mut actions: Vec<Value> = ["read_config", "read_logs", "check_dataset_stats", "inspect_preprocessing", "read_eval_results"]
-                .iter()
-                .map(|a| json!({"action_type": a}))
-                .collect();
+            let mut actions: Vec<Value> = [
+                "read_config",
+                "read_logs",
+                "check_dataset_stats",
+                "inspect_preprocessing",
+                "read_eval_results",
+            ]
+            .iter()
+            .map(|a| json!({"action_type": a}))
+            .collect();
             actions.push(json!({"action_type": "query_artifact", "artifact_name": "model_card.json"}));
             for c in mlops_debug_env::env::CheckKind::ALL {
                 actions.push(json!({"action_type": "run_sanity_check", "sanity_check_type": c.as_str()}));
@@ -340,7 +425,10 @@ async fn no_response_reveals_the_ground_truth_before_the_end() {
             responses.push(http.get("/state", Some(&id)).await.1);
             for mut r in responses {
                 if let Some(d) = r.pointer_mut("/observation/task_description") {
-                    assert!(briefs.contains(&d.as_str().unwrap().to_string()), "briefs are constant per task");
+                    assert!(
+                        briefs.contains(&d.as_str().unwrap().to_string()),
+                        "briefs are constant per task"
+                    );
                     *d = Value::Null;
                 }
                 let text = r.to_string();
@@ -348,8 +436,12 @@ async fn no_response_reveals_the_ground_truth_before_the_end() {
                     assert!(!text.contains(needle), "task {} seed {seed}: {needle:?} leaked", task.as_str());
                 }
             }
-            let (_, _, end) = http.post("/step", Some(&id), json!({"action": submit_canonical(task, seed)})).await;
-            assert_eq!(end["observation"]["last_action_result"]["ground_truth"]["bug_type"], gt.bug_type.as_str());
+            let (_, _, end) =
+                http.post("/step", Some(&id), json!({"action": submit_canonical(task, seed)})).await;
+            assert_eq!(
+                end["observation"]["last_action_result"]["ground_truth"]["bug_type"],
+                gt.bug_type.as_str()
+            );
         }
     }
     server.stop().await;
@@ -357,7 +449,8 @@ async fn no_response_reveals_the_ground_truth_before_the_end() {
     let http = Http::new(&hidden);
     let (_, _, reset) = http.post("/reset", None, json!({"task_id": "easy", "seed": 1})).await;
     let id = reset["session_id"].as_str().unwrap();
-    let (_, _, end) = http.post("/step", Some(id), json!({"action": submit_canonical(TaskId::Easy, 1)})).await;
+    let (_, _, end) =
+        http.post("/step", Some(id), json!({"action": submit_canonical(TaskId::Easy, 1)})).await;
     assert!(end["observation"]["last_action_result"].get("ground_truth").is_none());
     assert_eq!(end["observation"]["last_action_result"]["score"].as_f64().map(|s| s > 0.9), Some(true));
     hidden.stop().await;
@@ -379,15 +472,27 @@ async fn tokens_guard_the_agent_and_operator_routes() {
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "UNAUTHORIZED");
     let r = c.post(server.url("/reset")).bearer_auth("wrong").json(&json!({})).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    let r = c.post(server.url("/reset")).bearer_auth("s3cret").json(&json!({"seed": 1})).send().await.unwrap();
+    let r =
+        c.post(server.url("/reset")).bearer_auth("s3cret").json(&json!({"seed": 1})).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let id = r.json::<Value>().await.unwrap()["session_id"].as_str().unwrap().to_string();
-    let r = c.get(server.url("/state")).basic_auth("anyone", Some("s3cret")).header("X-Session-Id", &id).send().await.unwrap();
+    let r = c
+        .get(server.url("/state"))
+        .basic_auth("anyone", Some("s3cret"))
+        .header("X-Session-Id", &id)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     for public in ["/health", "/ready", "/metrics", "/openapi.json", "/metadata", "/schema", "/tasks"] {
         assert_eq!(c.get(server.url(public)).send().await.unwrap().status(), 200, "{public}");
     }
-    let r = c.post(server.url("/mcp")).json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"})).send().await.unwrap();
+    let r = c
+        .post(server.url("/mcp"))
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(r.json::<Value>().await.unwrap()["jsonrpc"], "2.0");
     // WS handshake: 401 without the token, accepted with it
@@ -404,9 +509,18 @@ async fn tokens_guard_the_agent_and_operator_routes() {
     // operator routes
     let r = c.get(server.url("/operator/sessions")).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    let list: Value = c.get(server.url("/operator/sessions")).bearer_auth("op").send().await.unwrap().json().await.unwrap();
+    let list: Value =
+        c.get(server.url("/operator/sessions")).bearer_auth("op").send().await.unwrap().json().await.unwrap();
     assert!(list["sessions"].as_array().unwrap().iter().any(|s| s["session_id"] == id.as_str()));
-    let truth: Value = c.get(server.url(&format!("/operator/sessions/{id}/ground_truth"))).bearer_auth("op").send().await.unwrap().json().await.unwrap();
+    let truth: Value = c
+        .get(server.url(&format!("/operator/sessions/{id}/ground_truth")))
+        .bearer_auth("op")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(truth["ground_truth"]["bug_type"].is_string());
     let r = c.delete(server.url(&format!("/operator/sessions/{id}"))).bearer_auth("op").send().await.unwrap();
     assert_eq!(r.status(), 200);

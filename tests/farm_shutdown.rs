@@ -19,7 +19,15 @@ const DRAIN_SECS: u64 = 3;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_and_exits_cleanly() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mlops-debug-env"))
-        .args(["serve", "--host", "127.0.0.1", "--port", "0", "--drain-timeout-secs", &DRAIN_SECS.to_string()])
+        .args([
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--drain-timeout-secs",
+            &DRAIN_SECS.to_string(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -64,7 +72,10 @@ async fn sigterm_drains_and_exits_cleanly() {
                         "root_cause_field": "lr", "diagnosis": "", "proposed_fix": ""});
     let (s, _, end) = http.post("/step", Some(&a), json!({"action": submit})).await;
     assert_eq!((s, end["done"].clone()), (200, json!(true)));
-    assert_eq!(request(&mut ws, json!({"type": "step", "data": {"action_type": "read_config"}})).await["type"], "observation");
+    assert_eq!(
+        request(&mut ws, json!({"type": "step", "data": {"action_type": "read_config"}})).await["type"],
+        "observation"
+    );
 
     // the WS episode stays open: after the drain timeout the socket closes with 1001
     assert_eq!(closed(&mut ws).await, (1001, "draining".to_string()));

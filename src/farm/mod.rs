@@ -123,13 +123,18 @@ impl Farm {
     }
 
     /// Admits and spawns a session (under `id`, or a minted one).
-    pub async fn open_session(&self, transport: Transport, id: Option<SessionId>) -> Result<Arc<SessionEntry>, FarmError> {
+    pub async fn open_session(
+        &self,
+        transport: Transport,
+        id: Option<SessionId>,
+    ) -> Result<Arc<SessionEntry>, FarmError> {
         if self.is_draining() {
             self.metrics.rejected("draining").increment(1);
             return Err(FarmError::Draining);
         }
         let max = self.settings.max_sessions;
-        let admitted = self.live.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1));
+        let admitted =
+            self.live.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1));
         if let Err(active) = admitted {
             self.metrics.rejected("capacity").increment(1);
             return Err(FarmError::CapacityReached { active, max });
@@ -139,7 +144,12 @@ impl Farm {
         let spawned = match self.supervisor() {
             Some(sup) => sup
                 .call(
-                    |reply| SupervisorMsg::Spawn { id, status: status.clone(), options: self.episode_options(), reply },
+                    |reply| SupervisorMsg::Spawn {
+                        id,
+                        status: status.clone(),
+                        options: self.episode_options(),
+                        reply,
+                    },
                     Some(self.settings.request_deadline()),
                 )
                 .await
@@ -195,7 +205,9 @@ impl Farm {
         self.expired.insert(id, now);
         let mut order = self.expired_order.lock().expect("not poisoned");
         order.push_back((id, now));
-        while order.len() > EXPIRED_CAPACITY || order.front().is_some_and(|(_, at)| at.elapsed() >= EXPIRED_MEMORY) {
+        while order.len() > EXPIRED_CAPACITY
+            || order.front().is_some_and(|(_, at)| at.elapsed() >= EXPIRED_MEMORY)
+        {
             if let Some((old, at)) = order.pop_front() {
                 self.expired.remove_if(&old, |_, v| *v == at);
             }
@@ -203,7 +215,12 @@ impl Farm {
     }
 
     /// Resolves reset parameters (seed and episode id drawn when absent) and resets the session.
-    pub async fn reset(&self, entry: &SessionEntry, params: ResetParams, mut messages: Vec<String>) -> Result<Observation, FarmError> {
+    pub async fn reset(
+        &self,
+        entry: &SessionEntry,
+        params: ResetParams,
+        mut messages: Vec<String>,
+    ) -> Result<Observation, FarmError> {
         if self.is_draining() {
             self.metrics.rejected("draining").increment(1);
             return Err(FarmError::Draining);
@@ -216,14 +233,21 @@ impl Farm {
             messages.push(format!("ignored reset keys: {}", params.ignored_keys.join(", ")));
         }
         let seed = params.seed.unwrap_or_else(draw_seed);
-        let episode_id = params.episode_id.unwrap_or_else(|| format!("{:016x}{:016x}", id::random_u64(), id::random_u64()));
+        let episode_id = params
+            .episode_id
+            .unwrap_or_else(|| format!("{:016x}{:016x}", id::random_u64(), id::random_u64()));
         let request = ResetRequest { task, seed, episode_id, messages };
         entry.status.touch(self.now_ms());
         self.call(entry, |reply| SessionMsg::Reset(request, reply)).await
     }
 
     /// Applies one step (at most one in flight per session).
-    pub async fn step(&self, entry: &SessionEntry, action: Value, request_id: Option<String>) -> Result<StepDone, FarmError> {
+    pub async fn step(
+        &self,
+        entry: &SessionEntry,
+        action: Value,
+        request_id: Option<String>,
+    ) -> Result<StepDone, FarmError> {
         if !entry.status.begin_step() {
             return Err(FarmError::StepInProgress);
         }

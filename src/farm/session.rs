@@ -10,7 +10,9 @@ use serde_json::Value;
 use super::status::SessionStatus;
 use crate::env::action::ACTION_TYPES;
 use crate::env::grader::{GroundTruth, ground_truth};
-use crate::env::{Episode, EpisodeOptions, Observation, State, StepError, StepOutcome, TaskId, ValidationError};
+use crate::env::{
+    Episode, EpisodeOptions, Observation, State, StepError, StepOutcome, TaskId, ValidationError,
+};
 use crate::metrics::Metrics;
 
 /// A reset with every parameter resolved (seed and episode id drawn when absent).
@@ -75,7 +77,13 @@ impl SessionState {
         let started = Instant::now();
         let a = &self.args;
         if let Some(old) = self.episode.take().filter(|e| !e.is_done()) {
-            a.metrics.episode_end(old.task(), "abandoned", None, old.step_count(), old.episode_return().as_f64());
+            a.metrics.episode_end(
+                old.task(),
+                "abandoned",
+                None,
+                old.step_count(),
+                old.episode_return().as_f64(),
+            );
         }
         let previous = a.status.task();
         if previous != Some(r.task) {
@@ -152,7 +160,11 @@ impl Actor for SessionActor {
     type State = SessionState;
     type Arguments = SessionArgs;
 
-    async fn pre_start(&self, _myself: ActorRef<SessionMsg>, args: SessionArgs) -> Result<SessionState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<SessionMsg>,
+        args: SessionArgs,
+    ) -> Result<SessionState, ActorProcessingErr> {
         args.metrics.session_active(None).increment(1.0);
         Ok(SessionState { episode: None, last_request: None, args })
     }

@@ -40,7 +40,8 @@ pub fn parse_json(bytes: &[u8], max_depth: usize) -> Result<Value, ApiError> {
     if depth_exceeds(bytes, max_depth) {
         return Err(ApiError::new(Code::InvalidJson, format!("JSON nested deeper than {max_depth} levels")));
     }
-    let text = std::str::from_utf8(bytes).map_err(|_| ApiError::invalid_json("the body is not valid UTF-8"))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| ApiError::invalid_json("the body is not valid UTF-8"))?;
     serde_json::from_str(text).map_err(ApiError::invalid_json)
 }
 

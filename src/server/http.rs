@@ -11,9 +11,9 @@ use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{App, StepData};
 use super::body::json_body;
 use super::error::{ApiError, Code};
+use super::{App, StepData};
 use crate::env::ResetParams;
 use crate::env::catalogue::MAX_REQUEST_ID;
 use crate::farm::{CloseReason, SessionEntry, SessionId, Transport};
@@ -35,7 +35,10 @@ pub fn named_session(headers: &HeaderMap, uri: &Uri) -> Option<String> {
         return Some(v.trim().to_string());
     }
     let from_query = uri.query().and_then(|q| {
-        q.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == "session_id").map(|(_, v)| v.to_string())
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "session_id")
+            .map(|(_, v)| v.to_string())
     });
     if from_query.is_some() {
         return from_query;
@@ -52,8 +55,12 @@ pub fn named_session(headers: &HeaderMap, uri: &Uri) -> Option<String> {
 
 /// The live session a request names (404 when none or unknown, 410 when reaped).
 fn existing(app: &App, headers: &HeaderMap, uri: &Uri) -> Result<Arc<SessionEntry>, ApiError> {
-    let raw = named_session(headers, uri)
-        .ok_or_else(|| ApiError::new(Code::SessionNotFound, "no session named: send X-Session-Id, ?session_id= or the mlops_session cookie"))?;
+    let raw = named_session(headers, uri).ok_or_else(|| {
+        ApiError::new(
+            Code::SessionNotFound,
+            "no session named: send X-Session-Id, ?session_id= or the mlops_session cookie",
+        )
+    })?;
     let id = SessionId::parse(&raw).ok_or_else(|| ApiError::new(Code::SessionNotFound, "no such session"))?;
     Ok(app.farm.lookup(id)?)
 }
@@ -77,7 +84,12 @@ fn session_error(app: &App, entry: &SessionEntry, e: ApiError) -> Response {
     with_session(app, entry, e.into_response(), false)
 }
 
-pub async fn reset(State(app): State<Arc<App>>, headers: HeaderMap, uri: Uri, body: Body) -> Result<Response, ApiError> {
+pub async fn reset(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Result<Response, ApiError> {
     let s = &app.farm.settings;
     let value = json_body(body, s.max_body_bytes, s.max_json_depth).await?;
     let params = ResetParams::from_json(&value).map_err(|e| ApiError::validation(&e))?;
@@ -116,12 +128,16 @@ pub async fn reset(State(app): State<Arc<App>>, headers: HeaderMap, uri: Uri, bo
 /// `{"action": {...}, "request_id"?, "timeout_s"?}` or the bare action.
 pub fn split_step(value: Value) -> Result<(Value, Option<String>), ApiError> {
     let Value::Object(mut obj) = value else {
-        return Err(ApiError::validation(&crate::env::ValidationError::new("action", "must be a JSON object")));
+        return Err(ApiError::validation(&crate::env::ValidationError::new(
+            "action",
+            "must be a JSON object",
+        )));
     };
     if !obj.contains_key("action") {
         return Ok((Value::Object(obj), None));
     }
-    let bad = |field: &str, reason: &str| ApiError::validation(&crate::env::ValidationError::new(field, reason));
+    let bad =
+        |field: &str, reason: &str| ApiError::validation(&crate::env::ValidationError::new(field, reason));
     let mut keys: Vec<String> = obj.keys().cloned().collect();
     keys.sort();
     if let Some(k) = keys.iter().find(|k| !matches!(k.as_str(), "action" | "request_id" | "timeout_s")) {
@@ -140,7 +156,12 @@ pub fn split_step(value: Value) -> Result<(Value, Option<String>), ApiError> {
     Ok((obj.remove("action").unwrap_or(Value::Null), request_id))
 }
 
-pub async fn step(State(app): State<Arc<App>>, headers: HeaderMap, uri: Uri, body: Body) -> Result<Response, ApiError> {
+pub async fn step(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Result<Response, ApiError> {
     let entry = existing(&app, &headers, &uri)?;
     let s = &app.farm.settings;
     let parsed = json_body(body, s.max_body_bytes, s.max_json_depth).await.and_then(split_step);

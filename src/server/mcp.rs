@@ -46,7 +46,8 @@ fn reply(status: StatusCode, body: Value) -> Response {
 pub async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
     let s = &app.farm.settings;
     if let Err(e) = auth::check(&headers, s.api_token.as_deref()) {
-        let mut r = reply(StatusCode::UNAUTHORIZED, error_body(&Value::Null, rpc_error(SERVER_ERROR, e.message)));
+        let mut r =
+            reply(StatusCode::UNAUTHORIZED, error_body(&Value::Null, rpc_error(SERVER_ERROR, e.message)));
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return r;
     }
@@ -63,7 +64,10 @@ pub async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
         return reply(StatusCode::OK, error_body(&Value::Null, rpc_error(PARSE_ERROR, "Parse error")));
     };
     let Value::Object(request) = value else {
-        return reply(StatusCode::OK, error_body(&Value::Null, rpc_error(INVALID_REQUEST, "Invalid request: not an object")));
+        return reply(
+            StatusCode::OK,
+            error_body(&Value::Null, rpc_error(INVALID_REQUEST, "Invalid request: not an object")),
+        );
     };
     let id = request.get("id").cloned().unwrap_or(Value::Null);
     let method = request.get("method").and_then(Value::as_str);
@@ -77,7 +81,12 @@ pub async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
     let params = match request.get("params") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(p)) => p.clone(),
-        Some(_) => return reply(StatusCode::OK, error_body(&id, rpc_error(INVALID_PARAMS, "params must be an object"))),
+        Some(_) => {
+            return reply(
+                StatusCode::OK,
+                error_body(&id, rpc_error(INVALID_PARAMS, "params must be an object")),
+            );
+        }
     };
     match call(&app, method, params).await {
         Ok(result) => reply(StatusCode::OK, json!({"jsonrpc": "2.0", "id": id, "result": result})),
@@ -105,7 +114,8 @@ fn session_param(params: &Map<String, Value>) -> Result<SessionId, RpcError> {
         .get("session_id")
         .and_then(Value::as_str)
         .ok_or_else(|| rpc_error(INVALID_PARAMS, "missing session_id"))?;
-    SessionId::parse(raw).ok_or_else(|| rpc_error(INVALID_PARAMS, "session_id: must be 32 lowercase hex digits"))
+    SessionId::parse(raw)
+        .ok_or_else(|| rpc_error(INVALID_PARAMS, "session_id: must be 32 lowercase hex digits"))
 }
 
 async fn call(app: &App, method: &str, mut params: Map<String, Value>) -> Result<Value, RpcError> {
@@ -153,7 +163,8 @@ async fn call(app: &App, method: &str, mut params: Map<String, Value>) -> Result
             let reset = ResetParams::from_json(&Value::Object(params))
                 .map_err(|e| rpc_error(INVALID_PARAMS, e.to_string()))?;
             let entry = farm.open_session(Transport::Mcp, None).await.map_err(|e| farm_rpc_error(app, e))?;
-            let observation = farm.reset(&entry, reset, Vec::new()).await.map_err(|e| farm_rpc_error(app, e))?;
+            let observation =
+                farm.reset(&entry, reset, Vec::new()).await.map_err(|e| farm_rpc_error(app, e))?;
             Ok(json!({"session_id": entry.id.to_string(), "observation": observation}))
         }
         "openenv/session/close" => {

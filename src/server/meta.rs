@@ -71,5 +71,6 @@ pub async fn openapi() -> Response {
 }
 
 pub async fn metrics(State(app): State<Arc<App>>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], app.farm.metrics.render()).into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], app.farm.metrics.render())
+        .into_response()
 }

@@ -66,7 +66,9 @@ async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> R
     let started = Instant::now();
     let route = route_label(request.uri().path());
     let mut response = next.run(request).await;
-    if response.status() == StatusCode::METHOD_NOT_ALLOWED && !response.headers().contains_key(header::CONTENT_TYPE) {
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
         let allow = response.headers().get(header::ALLOW).cloned();
         response = ApiError::new(Code::MethodNotAllowed, "method not allowed").into_response();
         if let Some(allow) = allow {
@@ -94,8 +96,15 @@ fn cors(settings: &Settings) -> Option<tower_http::cors::CorsLayer> {
         tower_http::cors::CorsLayer::new()
             .allow_origin(origins)
             .allow_methods([Method::GET, Method::POST, Method::DELETE])
-            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::HeaderName::from_static(http::SESSION_HEADER)])
-            .expose_headers([header::HeaderName::from_static(http::SESSION_HEADER), header::HeaderName::from_static("x-step-count")]),
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::AUTHORIZATION,
+                header::HeaderName::from_static(http::SESSION_HEADER),
+            ])
+            .expose_headers([
+                header::HeaderName::from_static(http::SESSION_HEADER),
+                header::HeaderName::from_static("x-step-count"),
+            ]),
     )
 }
 
@@ -121,10 +130,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/operator/sessions", get(operator::list))
         .route("/operator/sessions/{id}", delete(operator::end))
         .route("/operator/sessions/{id}/ground_truth", get(operator::reveal));
-    let mut router = agent
-        .merge(public)
-        .fallback(not_found)
-        .layer(middleware::from_fn_with_state(app.clone(), observe));
+    let mut router =
+        agent.merge(public).fallback(not_found).layer(middleware::from_fn_with_state(app.clone(), observe));
     if let Some(cors) = cors(&app.farm.settings) {
         router = router.layer(cors);
     }
@@ -134,7 +141,11 @@ pub fn router(app: Arc<App>) -> Router {
 /// Serves until `shutdown` resolves, then drains (spec/farm.md §3): not
 /// ready, new sessions refused, open episodes given the drain timeout,
 /// WebSocket clients closed with 1001, in-flight requests completed.
-pub async fn serve(settings: Settings, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let farm = Farm::start(settings).await;
     let (connections, mut all_closed) = mpsc::channel::<()>(1);
     let app = Arc::new(App { farm: farm.clone(), connections });

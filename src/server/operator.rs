@@ -44,14 +44,22 @@ pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Res
     Ok(axum::Json(json!({"sessions": sessions, "live": app.farm.live_sessions()})).into_response())
 }
 
-pub async fn end(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn end(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     authorise(&app, &headers)?;
     let entry = session(&app, &id)?;
     app.farm.close(&entry, CloseReason::ClientClose);
     Ok(axum::Json(json!({"session_id": entry.id.to_string(), "closed": true})).into_response())
 }
 
-pub async fn reveal(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn reveal(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     authorise(&app, &headers)?;
     let entry = session(&app, &id)?;
     let truth = app.farm.reveal(&entry).await?;

@@ -54,11 +54,20 @@ fn action_fields(action_type: &str) -> (Value, Vec<&'static str>) {
             props.insert("root_cause_field".into(), string(MAX_ROOT_CAUSE));
             props.insert("diagnosis".into(), string(MAX_DIAGNOSIS));
             props.insert("proposed_fix".into(), string(MAX_PROPOSED_FIX));
-            required.extend(["failure_category", "root_cause_file", "root_cause_field", "diagnosis", "proposed_fix"]);
+            required.extend([
+                "failure_category",
+                "root_cause_file",
+                "root_cause_field",
+                "diagnosis",
+                "proposed_fix",
+            ]);
         }
         _ => {}
     }
-    props.insert("metadata".into(), json!({"type": ["object", "null"], "description": "accepted and ignored"}));
+    props.insert(
+        "metadata".into(),
+        json!({"type": ["object", "null"], "description": "accepted and ignored"}),
+    );
     (Value::Object(props), required)
 }
 
@@ -76,7 +85,9 @@ pub fn tool_description(action_type: &str) -> &'static str {
         "inspect_preprocessing" => "Read preprocessing.py (data pipeline and evaluation code).",
         "read_eval_results" => "Read eval_results.json.",
         "run_sanity_check" => "Run one of eight computed sanity checks.",
-        "query_artifact" => "Read one field (dot path) of an artifact, or matching lines of the log or code; without field_path, the whole artifact.",
+        "query_artifact" => {
+            "Read one field (dot path) of an artifact, or matching lines of the log or code; without field_path, the whole artifact."
+        }
         _ => "Submit the diagnosis; ends the episode and returns the score.",
     }
 }

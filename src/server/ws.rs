@@ -103,7 +103,8 @@ async fn connection(app: Arc<App>, socket: WebSocket) {
     let metrics = app.farm.metrics.clone();
     metrics.ws_connections.increment(1.0);
     let settings = &app.farm.settings;
-    let mut conn = Conn { app: app.clone(), socket, write_timeout: Duration::from_secs(settings.ws_write_timeout_secs) };
+    let mut conn =
+        Conn { app: app.clone(), socket, write_timeout: Duration::from_secs(settings.ws_write_timeout_secs) };
     match app.farm.open_session(Transport::Ws, None).await {
         Ok(entry) => {
             serve(&mut conn, &entry).await;
@@ -239,17 +240,26 @@ async fn dispatch(farm: &crate::farm::Farm, entry: &SessionEntry, text: &str) ->
             let params = ResetParams::from_json(obj.get("data").unwrap_or(&Value::Null))
                 .map_err(|e| ApiError::validation(&e))?;
             let observation = farm.reset(entry, params, Vec::new()).await?;
-            Ok(Reply::Frame(frame("observation", StepData { observation: &observation, reward: None, done: false })))
+            Ok(Reply::Frame(frame(
+                "observation",
+                StepData { observation: &observation, reward: None, done: false },
+            )))
         }
         "step" => {
             check_keys(&obj, &["type", "data"])?;
             let data = obj.get("data").cloned().ok_or_else(|| envelope_error("data", "is required"))?;
             if matches!(data.get("type").and_then(Value::as_str), Some("list_tools" | "call_tool")) {
-                return Err(envelope_error("type", "MCP tool payloads are not supported on /ws; use POST /mcp"));
+                return Err(envelope_error(
+                    "type",
+                    "MCP tool payloads are not supported on /ws; use POST /mcp",
+                ));
             }
             let done = farm.step(entry, data, None).await?;
             let o = &done.outcome;
-            Ok(Reply::Frame(frame("observation", StepData { observation: &o.observation, reward: Some(o.reward), done: o.done })))
+            Ok(Reply::Frame(frame(
+                "observation",
+                StepData { observation: &o.observation, reward: Some(o.reward), done: o.done },
+            )))
         }
         "state" => {
             check_keys(&obj, &["type"])?;
@@ -260,7 +270,10 @@ async fn dispatch(farm: &crate::farm::Farm, entry: &SessionEntry, text: &str) ->
             check_keys(&obj, &["type"])?;
             Ok(Reply::Close)
         }
-        "mcp" => Err(ApiError::new(Code::UnknownType, "Unknown message type: mcp (MCP is served at POST /mcp, not on /ws)")),
+        "mcp" => Err(ApiError::new(
+            Code::UnknownType,
+            "Unknown message type: mcp (MCP is served at POST /mcp, not on /ws)",
+        )),
         other => Err(unknown(other)),
     }
 }

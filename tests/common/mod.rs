@@ -108,7 +108,12 @@ impl Http {
     pub fn new(server: &Server) -> Http {
         Http { client: reqwest::Client::new(), server: server.url("") }
     }
-    pub async fn post(&self, path: &str, session: Option<&str>, body: Value) -> (u16, reqwest::header::HeaderMap, Value) {
+    pub async fn post(
+        &self,
+        path: &str,
+        session: Option<&str>,
+        body: Value,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
         let mut r = self.client.post(format!("{}{path}", self.server)).json(&body);
         if let Some(s) = session {
             r = r.header("X-Session-Id", s);
