@@ -11,6 +11,7 @@ fn serve(settings: Settings) -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_target(false)
+        .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     runtime.block_on(async move {
@@ -23,7 +24,10 @@ fn serve(settings: Settings) -> ExitCode {
             }
         };
         let local = listener.local_addr().expect("bound address");
-        println!(
+        // A closed stdout must not take the server down: ignore write errors.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stdout().lock(),
             "mlops-debug-env {} (env_version {}) listening on http://{local}\nsettings:\n{settings}",
             env!("CARGO_PKG_VERSION"),
             mlops_debug_env::env::ENV_VERSION

@@ -68,3 +68,31 @@ async fn a_websocket_client_sees_the_crash_and_a_1011_close() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slow_steps_hit_the_deadline_and_block_concurrent_steps() {
+    let server = start(Settings { request_deadline_secs: 1, ..settings() }).await;
+    let http = Http::new(&server);
+    let (_, _, r) = http.post("/reset", None, json!({"seed": 1})).await;
+    let id = r["session_id"].as_str().unwrap().to_string();
+    let (_, _, other) = http.post("/reset", None, json!({"seed": 2})).await;
+    let other = other["session_id"].as_str().unwrap().to_string();
+    let slow = {
+        let http = Http::new(&server);
+        let id = id.clone();
+        tokio::spawn(async move {
+            http.post("/step", Some(&id), json!({"action_type": "__sleep__", "ms": 1500})).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (s, _, e) = http.post("/step", Some(&id), json!({"action_type": "read_config"})).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("STEP_IN_PROGRESS")));
+    let (s, _, _) = http.post("/step", Some(&other), json!({"action_type": "read_config"})).await;
+    assert_eq!(s, 200, "other sessions are served meanwhile");
+    let (s, _, e) = slow.await.unwrap();
+    assert_eq!((s, e["error"]["code"].as_str()), (504, Some("DEADLINE_EXCEEDED")));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (s, _, _) = http.post("/step", Some(&id), json!({"action_type": "read_config"})).await;
+    assert_eq!(s, 200, "the session recovers after the slow step");
+    server.stop().await;
+}

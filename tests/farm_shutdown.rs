@@ -33,7 +33,9 @@ async fn sigterm_drains_and_exits_cleanly() {
         .spawn()
         .unwrap();
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut first).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let addr = first.rsplit("http://").next().unwrap().trim().to_string();
     let url = |p: &str| format!("http://{addr}{p}");
     let http = Http { client: reqwest::Client::new(), server: url("") };

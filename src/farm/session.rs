@@ -111,8 +111,15 @@ impl SessionState {
             return Ok(StepDone { outcome: last.clone(), replayed: true });
         }
         #[cfg(feature = "fault-injection")]
-        if action.get("action_type").and_then(Value::as_str) == Some("__panic__") {
-            panic!("fault injection: session {} was asked to panic", a.session_id);
+        match action.get("action_type").and_then(Value::as_str) {
+            Some("__panic__") => panic!("fault injection: session {} was asked to panic", a.session_id),
+            Some("__sleep__") => {
+                // Blocks this session's actor only; other sessions run on other tasks.
+                let ms = action.get("ms").and_then(Value::as_u64).unwrap_or(0);
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                return Err(SessionError::Invalid(ValidationError::new("action_type", "slept")));
+            }
+            _ => {}
         }
         let label = action_label(&action);
         let task = episode.task();
