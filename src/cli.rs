@@ -21,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the farm (the default with no subcommand).
     Serve(crate::config::Settings),
+    /// Evaluate an agent: many episodes against a farm, with scores and throughput.
+    Eval(crate::eval::EvalArgs),
     /// Print one episode for a person to read: its artifacts, and with --reveal its ground truth.
     Episode {
         /// easy, medium or hard

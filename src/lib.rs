@@ -1,10 +1,12 @@
 //! MLOps Pipeline Debugger: a deterministic environment for LLM agents, and
 //! the farm that serves many episodes of it at once.
 
+pub mod agent;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod env;
+pub mod eval;
 pub mod farm;
 pub mod metrics;
 pub mod server;

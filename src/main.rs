@@ -42,11 +42,63 @@ fn serve(settings: Settings) -> ExitCode {
     })
 }
 
+fn eval(args: mlops_debug_env::eval::EvalArgs) -> ExitCode {
+    use mlops_debug_env::eval::{report, run};
+    use std::io::{IsTerminal, Write};
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let mut trajectories = match &args.trajectories {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Some(std::io::BufWriter::new(f)),
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let total = (args.episodes as usize) * args.tasks.len();
+    let bar = std::io::stderr().is_terminal();
+    let mut finished = 0;
+    let result = runtime.block_on(run(&args, |record| {
+        finished += 1;
+        if args.trace {
+            print!("{}", report::trace(record));
+        }
+        if let Some(w) = trajectories.as_mut() {
+            let _ = writeln!(w, "{}", report::trajectory_line(record, args.max_content_chars));
+        }
+        if bar {
+            eprint!("{}", report::progress(finished, total));
+        }
+    }));
+    if bar {
+        eprintln!();
+    }
+    if let Some(mut w) = trajectories {
+        let _ = w.flush();
+    }
+    match result {
+        Ok(summary) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&summary).expect("summary serialises"));
+            } else {
+                print!("{}", summary.table());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None => serve(cli.serve),
         Some(Command::Serve(settings)) => serve(settings),
+        Some(Command::Eval(args)) => eval(args),
         Some(Command::Episode { task, seed, reveal, json }) => {
             print!("{}", commands::episode(task, seed, reveal, json));
             ExitCode::SUCCESS
