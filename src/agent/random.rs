@@ -12,7 +12,7 @@ impl SplitMix {
     pub fn new(seed: u64) -> SplitMix {
         SplitMix(seed ^ 0x9e37_79b9_7f4a_7c15)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -20,7 +20,7 @@ impl SplitMix {
         z ^ (z >> 31)
     }
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.next_u64() % n as u64) as usize
     }
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
@@ -54,7 +54,7 @@ impl RandomAgent {
 
     pub fn act(&mut self, observation: &Value) -> Value {
         let max = observation["max_steps"].as_u64().unwrap_or(20);
-        let budget = *self.budget.get_or_insert_with(|| 1 + self.rng.next() % (max - 1));
+        let budget = *self.budget.get_or_insert_with(|| 1 + self.rng.next_u64() % (max - 1));
         let steps = observation["step_count"].as_u64().unwrap_or(0);
         let r = &mut self.rng;
         if steps + 1 >= budget {
