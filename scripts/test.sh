@@ -20,11 +20,22 @@ if ! need promtool; then
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq prometheus >/dev/null
 fi
-if [ ! -x .venv/bin/pytest ] || ! .venv/bin/pip freeze 2>/dev/null | grep -qx 'openenv-core==0.3.0'; then
-    echo "installing the Python test clients into .venv"
-    python3 -m venv .venv
-    .venv/bin/pip install -q -r tests/python/requirements.txt
+if ! need nginx && [ ! -x /usr/sbin/nginx ]; then
+    echo "installing nginx (Debian package)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nginx >/dev/null
+    # The package may start a system nginx; the tests run their own.
+    as_root pkill -x nginx || true
 fi
+if ! need kubectl; then
+    echo "kubectl is required for the deployment tests (kubectl kustomize)" >&2
+    exit 1
+fi
+if [ ! -x .venv/bin/pip ]; then
+    python3 -m venv .venv
+fi
+# Pinned clients; a no-op when they are already installed.
+.venv/bin/pip install -q -r tests/python/requirements.txt
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

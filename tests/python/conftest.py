@@ -12,8 +12,9 @@ BIN = os.environ.get("MLOPS_BIN", os.path.join(ROOT, "target", "debug", "mlops-d
 
 class Server:
     def __init__(self, *flags):
+        defaults = [] if "--drain-timeout-secs" in flags else ["--drain-timeout-secs", "1"]
         self.proc = subprocess.Popen(
-            [BIN, "serve", "--host", "127.0.0.1", "--port", "0", "--drain-timeout-secs", "1", *flags],
+            [BIN, "serve", "--host", "127.0.0.1", "--port", "0", *defaults, *flags],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
         first = self.proc.stdout.readline()
