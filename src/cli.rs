@@ -23,6 +23,11 @@ pub enum Command {
     Serve(crate::config::Settings),
     /// Evaluate an agent: many episodes against a farm, with scores and throughput.
     Eval(crate::eval::EvalArgs),
+    /// Measure throughput against this machine's ceiling, latency, memory per session, churn.
+    Bench(crate::bench::BenchArgs),
+    /// The raw WebSocket echo server `bench` measures the ceiling with.
+    #[command(hide = true)]
+    EchoServer(crate::bench::EchoArgs),
     /// Print one episode for a person to read: its artifacts, and with --reveal its ground truth.
     Episode {
         /// easy, medium or hard

@@ -2,6 +2,7 @@
 //! the farm that serves many episodes of it at once.
 
 pub mod agent;
+pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -99,6 +99,26 @@ fn main() -> ExitCode {
         None => serve(cli.serve),
         Some(Command::Serve(settings)) => serve(settings),
         Some(Command::Eval(args)) => eval(args),
+        Some(Command::Bench(args)) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            let report = runtime.block_on(mlops_debug_env::bench::run(&args));
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+            } else {
+                print!("{}", report.table());
+            }
+            ExitCode::SUCCESS
+        }
+        Some(Command::EchoServer(args)) => {
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            runtime.block_on(mlops_debug_env::bench::echo_server(args));
+            ExitCode::SUCCESS
+        }
         Some(Command::Episode { task, seed, reveal, json }) => {
             print!("{}", commands::episode(task, seed, reveal, json));
             ExitCode::SUCCESS

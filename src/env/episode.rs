@@ -399,7 +399,7 @@ impl Episode {
         let c = w.config();
         Observation {
             task_id: w.task,
-            task_description: w.task.brief(),
+            task_description: Brief(w.task),
             run_id: w.run_id_hex(),
             run_summary: RunSummary {
                 model: c.model,

@@ -97,10 +97,36 @@ pub enum ActionResult {
     Error(ErrorBody),
 }
 
+/// A task's brief in an observation. Briefs are constant per task, so their
+/// JSON text is escaped once and written verbatim: re-escaping 3.4 KB on every
+/// step was the largest single cost of a step reply (14% of the server's CPU
+/// in a profile of `bench`, docs/PERFORMANCE.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Brief(pub TaskId);
+
+/// The briefs as JSON string literals, escaped once (a cache of a pure function, not state).
+static BRIEFS_JSON: std::sync::LazyLock<Vec<Box<serde_json::value::RawValue>>> =
+    std::sync::LazyLock::new(|| {
+        TaskId::ALL
+            .iter()
+            .map(|t| {
+                let text = serde_json::to_string(t.brief()).expect("a string serialises");
+                serde_json::value::RawValue::from_string(text).expect("valid JSON")
+            })
+            .collect()
+    });
+
+impl Serialize for Brief {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let index = TaskId::ALL.iter().position(|t| *t == self.0).expect("known task");
+        BRIEFS_JSON[index].serialize(s)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Observation {
     pub task_id: TaskId,
-    pub task_description: &'static str,
+    pub task_description: Brief,
     pub run_id: String,
     pub run_summary: RunSummary,
     pub available_artifacts: Vec<ArtifactInfo>,

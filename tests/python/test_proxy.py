@@ -34,34 +34,37 @@ def free_port():
 def cluster():
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     assert os.path.exists(nginx), "nginx is required: scripts/test.sh installs the Debian package"
-    farms = [Server("--operator-token", OPERATOR, "--drain-timeout-secs", "2") for _ in range(3)]
-    runtime = tempfile.mkdtemp(prefix="mlops-nginx-")
-    port = free_port()
-    conf = open(os.path.join(ROOT, "deploy", "nginx", "nginx.conf.template")).read()
-    # Only these placeholders, as `envsubst '${UPSTREAM_SERVERS} ...'` does: nginx's own $variables stay.
-    for name, value in {
-        "UPSTREAM_SERVERS": " ".join(f"server {f.addr};" for f in farms),
-        "LISTEN_PORT": str(port),
-        "RUNTIME_DIR": runtime,
-    }.items():
-        conf = conf.replace("${" + name + "}", value)
-    path = os.path.join(runtime, "nginx.conf")
-    open(path, "w").write(conf)
-    proc = subprocess.Popen([nginx, "-c", path, "-p", runtime, "-g", "daemon off;"], stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if httpx.get(f"{url}/health").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    yield url, farms
-    proc.terminate()
-    proc.wait(timeout=10)
-    for f in farms:
-        if f.proc.poll() is None:
-            f.stop()
-    shutil.rmtree(runtime, ignore_errors=True)
+    farms, proc, runtime = [], None, tempfile.mkdtemp(prefix="mlops-nginx-")
+    try:
+        farms = [Server("--operator-token", OPERATOR, "--drain-timeout-secs", "2") for _ in range(3)]
+        port = free_port()
+        conf = open(os.path.join(ROOT, "deploy", "nginx", "nginx.conf.template")).read()
+        # Only these placeholders, as `envsubst '${UPSTREAM_SERVERS} ...'` does: nginx's own $variables stay.
+        for name, value in {
+            "UPSTREAM_SERVERS": " ".join(f"server {f.addr};" for f in farms),
+            "LISTEN_PORT": str(port),
+            "RUNTIME_DIR": runtime,
+        }.items():
+            conf = conf.replace("${" + name + "}", value)
+        path = os.path.join(runtime, "nginx.conf")
+        open(path, "w").write(conf)
+        proc = subprocess.Popen([nginx, "-c", path, "-p", runtime, "-g", "daemon off;"], stderr=subprocess.PIPE)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if httpx.get(f"{url}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        yield url, farms
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=10)
+        for f in farms:
+            if f.proc.poll() is None:
+                f.stop()
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
 def play(base, i, steps):

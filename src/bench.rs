@@ -1,0 +1,562 @@
+//! `bench`: how close the farm comes to this machine's ceiling. In one run and
+//! with the same client code it measures a raw WebSocket echo server (the
+//! ceiling for this traffic), the farm over WebSocket and over HTTP keep-alive
+//! playing real episodes with the heuristic agent's action mix, server memory
+//! with idle sessions, session churn and reaping. Servers run as child
+//! processes pinned to core 0; the load generator pins itself to core 1.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{Message as AxMessage, WebSocketUpgrade};
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::agent::heuristic::Heuristic;
+use crate::env::{Episode, TaskId};
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct BenchArgs {
+    /// Concurrent connections of the load generator.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Seconds each throughput phase runs.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Idle sessions for the memory phase (RSS is read at 0, a tenth of this, and this).
+    #[arg(long, default_value_t = 100_000)]
+    pub sessions: usize,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct EchoArgs {
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Bytes of every reply.
+    #[arg(long, default_value_t = 4096)]
+    pub reply_bytes: usize,
+}
+
+/// The minimal echo server: one reply of `reply_bytes` per message, same WS settings as the farm.
+pub async fn echo_server(args: EchoArgs) {
+    let reply: Arc<str> = Arc::from("x".repeat(args.reply_bytes));
+    let app = axum::Router::new().route(
+        "/ws",
+        axum::routing::get(move |ws: WebSocketUpgrade| {
+            let reply = reply.clone();
+            async move {
+                ws.read_buffer_size(16 * 1024).on_upgrade(move |mut socket| async move {
+                    while let Some(Ok(msg)) = socket.recv().await {
+                        if matches!(msg, AxMessage::Text(_) | AxMessage::Binary(_))
+                            && socket.send(AxMessage::Text(reply.to_string().into())).await.is_err()
+                        {
+                            break;
+                        }
+                    }
+                })
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await.expect("bind");
+    println!("echo listening on http://{}", listener.local_addr().expect("addr"));
+    axum::serve(listener, app).await.expect("serve");
+}
+
+/// A server child process pinned to core 0 (when taskset exists).
+struct ServerProcess {
+    child: Child,
+    addr: String,
+}
+
+impl ServerProcess {
+    fn spawn(args: &[&str]) -> ServerProcess {
+        let exe = std::env::current_exe().expect("own path");
+        let mut cmd = if which("taskset") {
+            let mut c = Command::new("taskset");
+            c.arg("-c").arg("0").arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        let mut child =
+            cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("server starts");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut line).expect("start-up line");
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let addr = line.rsplit("http://").next().unwrap_or("").trim().to_string();
+        ServerProcess { child, addr }
+    }
+
+    /// User + system CPU seconds the process has used.
+    fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // after the command name: state is field 0, utime 11, stime 12 (clock ticks, 100 per second on Linux)
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
+    fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn which(tool: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn pin_self_to_core_1() -> bool {
+    which("taskset")
+        && Command::new("taskset")
+            .args(["-a", "-cp", "1", &std::process::id().to_string()])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Throughput {
+    pub messages_per_s: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub p999_us: f64,
+    /// Server CPU seconds per message (user + system), when the server is a child process.
+    pub server_cpu_us_per_message: f64,
+    pub messages: u64,
+}
+
+fn summarise(mut lat: Vec<f64>, seconds: f64, cpu: f64) -> Throughput {
+    lat.sort_by(f64::total_cmp);
+    let at = |p: f64| {
+        if lat.is_empty() {
+            0.0
+        } else {
+            lat[((p * lat.len() as f64).ceil() as usize).clamp(1, lat.len()) - 1] * 1e6
+        }
+    };
+    let n = lat.len() as u64;
+    Throughput {
+        messages_per_s: n as f64 / seconds,
+        p50_us: at(0.50),
+        p99_us: at(0.99),
+        p999_us: at(0.999),
+        server_cpu_us_per_message: if n == 0 { 0.0 } else { cpu / n as f64 * 1e6 },
+        messages: n,
+    }
+}
+
+/// The typical size of a step reply frame under the heuristic action mix.
+fn typical_reply_bytes() -> usize {
+    let (mut total, mut n) = (0usize, 0usize);
+    for (i, task) in TaskId::ALL.into_iter().enumerate() {
+        let mut ep = Episode::new(task, 1000 + i as u64, "bench");
+        let mut agent = Heuristic::new();
+        let mut obs = serde_json::to_value(ep.reset_observation(Vec::new())).expect("json");
+        loop {
+            let action = agent.act(&obs);
+            let Ok(out) = ep.step_json(&action) else { break };
+            let frame = json!({"type": "observation", "data": {"observation": out.observation, "reward": out.reward, "done": out.done}});
+            total += frame.to_string().len();
+            n += 1;
+            obs = frame["data"]["observation"].clone();
+            if out.done {
+                break;
+            }
+        }
+    }
+    total / n.max(1)
+}
+
+async fn ws_connect(
+    url: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
+    config.read_buffer_size = 16 * 1024;
+    tokio_tungstenite::connect_async_with_config(url, Some(config), true).await.expect("ws connects").0
+}
+
+/// Echo ceiling: C connections, request then reply, for `duration`.
+async fn run_echo(url: &str, connections: usize, duration: Duration) -> Vec<f64> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (url, stop) = (url.to_string(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut ws = ws_connect(&url).await;
+            let mut lat = Vec::new();
+            let request = json!({"type": "step", "data": {"action_type": "run_sanity_check", "sanity_check_type": "loss_trajectory"}}).to_string();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                if ws.send(Message::Text(request.clone().into())).await.is_err() {
+                    break;
+                }
+                match ws.next().await {
+                    Some(Ok(Message::Text(_))) => lat.push(t.elapsed().as_secs_f64()),
+                    _ => break,
+                }
+            }
+            lat
+        }));
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap_or_default());
+    }
+    all
+}
+
+/// The farm over WS: each connection plays heuristic episodes back to back.
+async fn run_farm_ws(url: &str, connections: usize, duration: Duration) -> Vec<f64> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let (url, stop) = (url.to_string(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut ws = ws_connect(&url).await;
+            let mut lat = Vec::new();
+            let mut seed = c as u64 * 1_000_003;
+            'episodes: while !stop.load(Ordering::Relaxed) {
+                seed += 1;
+                let task = TaskId::ALL[(seed % 3) as usize];
+                let reset =
+                    json!({"type": "reset", "data": {"task_id": task.as_str(), "seed": seed}}).to_string();
+                if ws.send(Message::Text(reset.into())).await.is_err() {
+                    break;
+                }
+                let Some(Ok(Message::Text(t))) = ws.next().await else { break };
+                let mut obs =
+                    serde_json::from_str::<Value>(&t).unwrap_or_default()["data"]["observation"].clone();
+                let mut agent = Heuristic::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let step = json!({"type": "step", "data": agent.act(&obs)}).to_string();
+                    let t0 = Instant::now();
+                    if ws.send(Message::Text(step.into())).await.is_err() {
+                        break 'episodes;
+                    }
+                    let Some(Ok(Message::Text(reply))) = ws.next().await else { break 'episodes };
+                    lat.push(t0.elapsed().as_secs_f64());
+                    let v: Value = serde_json::from_str(&reply).unwrap_or_default();
+                    if v["data"]["done"] == true {
+                        break;
+                    }
+                    obs = v["data"]["observation"].clone();
+                }
+            }
+            lat
+        }));
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap_or_default());
+    }
+    all
+}
+
+/// The farm over HTTP keep-alive: each task owns a session and plays heuristic episodes.
+async fn run_farm_http(base: &str, connections: usize, duration: Duration) -> Vec<f64> {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().expect("client");
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let (base, stop, client) = (base.to_string(), stop.clone(), client.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut seed = c as u64 * 1_000_003 + 7;
+            let mut session: Option<String> = None;
+            'episodes: while !stop.load(Ordering::Relaxed) {
+                seed += 1;
+                let task = TaskId::ALL[(seed % 3) as usize];
+                let mut req = client
+                    .post(format!("{base}/reset"))
+                    .json(&json!({"task_id": task.as_str(), "seed": seed}));
+                if let Some(s) = &session {
+                    req = req.header("X-Session-Id", s);
+                }
+                let Ok(r) = req.send().await else { break };
+                let v: Value = r.json().await.unwrap_or_default();
+                session = v["session_id"].as_str().map(str::to_string);
+                let Some(id) = session.clone() else { break };
+                let mut obs = v["observation"].clone();
+                let mut agent = Heuristic::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let t0 = Instant::now();
+                    let Ok(r) = client
+                        .post(format!("{base}/step"))
+                        .header("X-Session-Id", &id)
+                        .json(&json!({"action": agent.act(&obs)}))
+                        .send()
+                        .await
+                    else {
+                        break 'episodes;
+                    };
+                    let v: Value = r.json().await.unwrap_or_default();
+                    lat.push(t0.elapsed().as_secs_f64());
+                    if v["done"] == true || v.get("observation").is_none() {
+                        break;
+                    }
+                    obs = v["observation"].clone();
+                }
+            }
+            lat
+        }));
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap_or_default());
+    }
+    all
+}
+
+/// Creates `n` idle HTTP sessions; returns how long it took.
+async fn create_sessions(base: &str, n: usize, connections: usize) -> f64 {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().expect("client");
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (client, next, base) = (client.clone(), next.clone(), base.to_string());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n as u64 {
+                    break;
+                }
+                let body = json!({"task_id": TaskId::ALL[(i % 3) as usize].as_str(), "seed": i});
+                if client
+                    .post(format!("{base}/reset"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .and_then(|r| r.error_for_status())
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    started.elapsed().as_secs_f64()
+}
+
+async fn live_sessions(base: &str) -> f64 {
+    let text = reqwest::get(format!("{base}/metrics")).await.ok().map(|r| r.text());
+    let Some(text) = text else { return f64::NAN };
+    let text = text.await.unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("mlops_sessions_active{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Memory {
+    pub rss_bytes_at: Vec<(usize, u64)>,
+    pub bytes_per_idle_session: f64,
+    pub new_sessions_per_s: f64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Reaping {
+    pub sessions: usize,
+    pub reaped_per_s: f64,
+    /// Step latency of an active session while the others are reaped.
+    pub active_step_p99_us: f64,
+    pub active_steps: u64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub connections: usize,
+    pub duration_s: f64,
+    pub pinned: bool,
+    pub reply_bytes: usize,
+    pub echo_ws: Throughput,
+    pub farm_ws: Throughput,
+    pub farm_http: Throughput,
+    pub ws_ratio_to_echo: f64,
+    pub memory: Memory,
+    pub reaping: Reaping,
+}
+
+pub async fn run(args: &BenchArgs) -> Report {
+    let pinned = pin_self_to_core_1();
+    let duration = Duration::from_secs_f64(args.duration);
+    let reply_bytes = typical_reply_bytes();
+    let mut report = Report {
+        connections: args.connections,
+        duration_s: args.duration,
+        pinned,
+        reply_bytes,
+        ..Default::default()
+    };
+
+    let echo = ServerProcess::spawn(&["echo-server", "--reply-bytes", &reply_bytes.to_string()]);
+    let cpu0 = echo.cpu_seconds();
+    let lat = run_echo(&format!("ws://{}/ws", echo.addr), args.connections, duration).await;
+    report.echo_ws = summarise(lat, args.duration, echo.cpu_seconds() - cpu0);
+    drop(echo);
+
+    let max = (args.sessions + args.connections * 4 + 16).to_string();
+    let farm = ServerProcess::spawn(&["serve", "--host", "127.0.0.1", "--port", "0", "--max-sessions", &max]);
+    let base = format!("http://{}", farm.addr);
+    let cpu0 = farm.cpu_seconds();
+    let lat = run_farm_ws(&format!("ws://{}/ws", farm.addr), args.connections, duration).await;
+    report.farm_ws = summarise(lat, args.duration, farm.cpu_seconds() - cpu0);
+    let cpu0 = farm.cpu_seconds();
+    let lat = run_farm_http(&base, args.connections, duration).await;
+    report.farm_http = summarise(lat, args.duration, farm.cpu_seconds() - cpu0);
+    report.ws_ratio_to_echo = report.farm_ws.messages_per_s / report.echo_ws.messages_per_s.max(1e-9);
+    drop(farm);
+
+    // Memory and churn on a fresh server.
+    let farm = ServerProcess::spawn(&["serve", "--host", "127.0.0.1", "--port", "0", "--max-sessions", &max]);
+    let base = format!("http://{}", farm.addr);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut rss = vec![(0usize, farm.rss_bytes())];
+    let tenth = (args.sessions / 10).max(1);
+    let first = create_sessions(&base, tenth, args.connections).await;
+    rss.push((tenth, farm.rss_bytes()));
+    let rest = create_sessions(&base, args.sessions - tenth, args.connections).await;
+    rss.push((args.sessions, farm.rss_bytes()));
+    report.memory = Memory {
+        bytes_per_idle_session: (rss[2].1 as f64 - rss[0].1 as f64) / args.sessions as f64,
+        new_sessions_per_s: args.sessions as f64 / (first + rest),
+        rss_bytes_at: rss,
+    };
+    drop(farm);
+
+    // Reaping: idle sessions expire after 2 s while one session keeps stepping.
+    let reap_n = tenth;
+    let farm = ServerProcess::spawn(&[
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--max-sessions",
+        &max,
+        "--idle-timeout-secs",
+        "2",
+    ]);
+    let base = format!("http://{}", farm.addr);
+    create_sessions(&base, reap_n, args.connections).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let active = {
+        let (url, stop) = (format!("ws://{}/ws", farm.addr), stop.clone());
+        tokio::spawn(async move {
+            let mut ws = ws_connect(&url).await;
+            let _ = ws
+                .send(Message::Text(json!({"type": "reset", "data": {"seed": 1}}).to_string().into()))
+                .await;
+            let _ = ws.next().await;
+            let mut lat = Vec::new();
+            let state = json!({"type": "step", "data": {"action_type": "run_sanity_check", "sanity_check_type": "class_balance"}}).to_string();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                if ws.send(Message::Text(state.clone().into())).await.is_err() {
+                    break;
+                }
+                if !matches!(ws.next().await, Some(Ok(Message::Text(_)))) {
+                    break;
+                }
+                lat.push(t.elapsed().as_secs_f64());
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            lat
+        })
+    };
+    // The reaping rate: the steepest fall of live sessions between samples 20 ms apart.
+    let waited = Instant::now();
+    let mut last = (Instant::now(), live_sessions(&base).await);
+    let mut peak_rate: f64 = 0.0;
+    while waited.elapsed() < Duration::from_secs(60) && last.1 > 1.0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let now = (Instant::now(), live_sessions(&base).await);
+        peak_rate = peak_rate.max((last.1 - now.1) / (now.0 - last.0).as_secs_f64());
+        last = now;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let lat = active.await.unwrap_or_default();
+    let active_summary = summarise(lat, 1.0, 0.0);
+    report.reaping = Reaping {
+        sessions: reap_n,
+        reaped_per_s: peak_rate,
+        active_step_p99_us: active_summary.p99_us,
+        active_steps: active_summary.messages,
+    };
+    drop(farm);
+    report
+}
+
+impl Report {
+    pub fn table(&self) -> String {
+        let row = |name: &str, t: &Throughput| {
+            format!(
+                "{name:<14} {:>12.0} {:>9.0} {:>9.0} {:>9.0} {:>12.1}\n",
+                t.messages_per_s, t.p50_us, t.p99_us, t.p999_us, t.server_cpu_us_per_message
+            )
+        };
+        let mut out = format!(
+            "bench: {} connections, {:.0} s per phase, typical reply {} bytes, server on core 0 / load on core 1: {}\n",
+            self.connections,
+            self.duration_s,
+            self.reply_bytes,
+            if self.pinned { "pinned" } else { "not pinned (no taskset)" }
+        );
+        out.push_str(&format!(
+            "{:<14} {:>12} {:>9} {:>9} {:>9} {:>12}\n",
+            "phase", "msgs/s", "p50 us", "p99 us", "p999 us", "cpu us/msg"
+        ));
+        out.push_str(&row("echo ws", &self.echo_ws));
+        out.push_str(&row("farm ws", &self.farm_ws));
+        out.push_str(&row("farm http", &self.farm_http));
+        out.push_str(&format!("farm ws / echo ws: {:.1}%\n", self.ws_ratio_to_echo * 100.0));
+        for (n, rss) in &self.memory.rss_bytes_at {
+            out.push_str(&format!("rss with {n:>8} idle sessions: {:>8.1} MiB\n", *rss as f64 / 1048576.0));
+        }
+        out.push_str(&format!(
+            "bytes per idle session: {:.0}; new sessions/s: {:.0}\nreaping: {} sessions at {:.0}/s; an active session's step p99 meanwhile: {:.0} us over {} steps\n",
+            self.memory.bytes_per_idle_session,
+            self.memory.new_sessions_per_s,
+            self.reaping.sessions,
+            self.reaping.reaped_per_s,
+            self.reaping.active_step_p99_us,
+            self.reaping.active_steps
+        ));
+        out
+    }
+}
