@@ -200,13 +200,29 @@ async fn ws_connect(
     tokio_tungstenite::connect_async_with_config(url, Some(config), true).await.expect("ws connects").0
 }
 
+/// Runs `connections` clients for `duration`, then stops them and gathers
+/// their round-trip latencies. A client gets its index and the stop flag.
+async fn drive<F, Fut>(connections: usize, duration: Duration, client: F) -> Vec<f64>
+where
+    F: Fn(usize, Arc<AtomicBool>) -> Fut,
+    Fut: std::future::Future<Output = Vec<f64>> + Send + 'static,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = (0..connections).map(|c| tokio::spawn(client(c, stop.clone()))).collect();
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap_or_default());
+    }
+    all
+}
+
 /// Echo ceiling: C connections, request then reply, for `duration`.
 async fn run_echo(url: &str, connections: usize, duration: Duration) -> Vec<f64> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let (url, stop) = (url.to_string(), stop.clone());
-        tasks.push(tokio::spawn(async move {
+    drive(connections, duration, |_, stop| {
+        let url = url.to_string();
+        async move {
             let mut ws = ws_connect(&url).await;
             let mut lat = Vec::new();
             let request = json!({"type": "step", "data": {"action_type": "run_sanity_check", "sanity_check_type": "loss_trajectory"}}).to_string();
@@ -221,24 +237,16 @@ async fn run_echo(url: &str, connections: usize, duration: Duration) -> Vec<f64>
                 }
             }
             lat
-        }));
-    }
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap_or_default());
-    }
-    all
+        }
+    })
+    .await
 }
 
 /// The farm over WS: each connection plays heuristic episodes back to back.
 async fn run_farm_ws(url: &str, connections: usize, duration: Duration) -> Vec<f64> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for c in 0..connections {
-        let (url, stop) = (url.to_string(), stop.clone());
-        tasks.push(tokio::spawn(async move {
+    drive(connections, duration, |c, stop| {
+        let url = url.to_string();
+        async move {
             let mut ws = ws_connect(&url).await;
             let mut lat = Vec::new();
             let mut seed = c as u64 * 1_000_003;
@@ -270,25 +278,17 @@ async fn run_farm_ws(url: &str, connections: usize, duration: Duration) -> Vec<f
                 }
             }
             lat
-        }));
-    }
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap_or_default());
-    }
-    all
+        }
+    })
+    .await
 }
 
 /// The farm over HTTP keep-alive: each task owns a session and plays heuristic episodes.
 async fn run_farm_http(base: &str, connections: usize, duration: Duration) -> Vec<f64> {
     let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().expect("client");
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for c in 0..connections {
-        let (base, stop, client) = (base.to_string(), stop.clone(), client.clone());
-        tasks.push(tokio::spawn(async move {
+    drive(connections, duration, |c, stop| {
+        let (base, client) = (base.to_string(), client.clone());
+        async move {
             let mut lat = Vec::new();
             let mut seed = c as u64 * 1_000_003 + 7;
             let mut session: Option<String> = None;
@@ -327,15 +327,9 @@ async fn run_farm_http(base: &str, connections: usize, duration: Duration) -> Ve
                 }
             }
             lat
-        }));
-    }
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap_or_default());
-    }
-    all
+        }
+    })
+    .await
 }
 
 /// Creates `n` idle HTTP sessions; returns how long it took.

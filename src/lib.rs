@@ -9,5 +9,6 @@ pub mod config;
 pub mod env;
 pub mod eval;
 pub mod farm;
+pub mod json_scan;
 pub mod metrics;
 pub mod server;

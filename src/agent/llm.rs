@@ -59,27 +59,16 @@ pub struct LlmAgent {
 
 /// The first balanced JSON object in a reply that has an action_type.
 pub fn parse_action(reply: &str) -> Option<Value> {
-    let bytes = reply.as_bytes();
     let mut start = 0;
     while let Some(open) = reply[start..].find('{').map(|i| i + start) {
-        let (mut depth, mut in_string, mut escaped) = (0i32, false, false);
-        for (i, &b) in bytes.iter().enumerate().skip(open) {
-            if in_string {
-                match (escaped, b) {
-                    (true, _) => escaped = false,
-                    (false, b'\\') => escaped = true,
-                    (false, b'"') => in_string = false,
-                    _ => {}
-                }
-                continue;
-            }
+        let mut depth = 0i32;
+        for (i, b) in crate::json_scan::outside_strings(&reply.as_bytes()[open..]) {
             match b {
-                b'"' => in_string = true,
                 b'{' => depth += 1,
                 b'}' => {
                     depth -= 1;
                     if depth == 0 {
-                        if let Ok(v) = serde_json::from_str::<Value>(&reply[open..=i])
+                        if let Ok(v) = serde_json::from_str::<Value>(&reply[open..=open + i])
                             && v.get("action_type").is_some_and(Value::is_string)
                         {
                             return Some(v);

@@ -7,21 +7,11 @@ use serde_json::Value;
 
 use super::error::{ApiError, Code};
 
-/// Nesting depth of JSON text (brackets outside strings); stops counting past `limit`.
+/// Whether JSON text nests deeper than `limit` (brackets outside strings).
 pub fn depth_exceeds(bytes: &[u8], limit: usize) -> bool {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in bytes {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    let mut depth = 0usize;
+    for (_, b) in crate::json_scan::outside_strings(bytes) {
         match b {
-            b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
                 if depth > limit {
