@@ -113,7 +113,7 @@ pub fn run(w: &World, check: CheckKind) -> CheckResult {
     match check {
         CheckKind::LabelConsistency => label_consistency(w),
         CheckKind::DataLeakage => data_leakage(w),
-        CheckKind::GradientNorms => gradient_norms(w, &curves(w)),
+        CheckKind::GradientNorms => gradient_norms(&curves(w)),
         CheckKind::ClassBalance => class_balance(w),
         CheckKind::FeatureStatistics => feature_statistics(w),
         CheckKind::EncoderVersionMatch => encoder_version_match(w),
@@ -175,7 +175,7 @@ fn data_leakage(w: &World) -> CheckResult {
     )
 }
 
-fn gradient_norms(_w: &World, rows: &[EpochRow]) -> CheckResult {
+fn gradient_norms(rows: &[EpochRow]) -> CheckResult {
     let norms: Vec<f64> = rows.iter().map(|r| r.grad_norm).collect();
     let non_finite = norms.iter().filter(|g| !g.is_finite()).count();
     let first = norms[0];

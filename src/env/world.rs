@@ -536,10 +536,6 @@ impl World {
     pub fn steps_per_epoch(&self) -> u32 {
         self.n_train.div_ceil(self.batch_size)
     }
-
-    pub fn has_distractor(&self, f: impl Fn(&Distractor) -> bool) -> Option<Distractor> {
-        self.distractors.iter().copied().find(|d| f(d))
-    }
 }
 
 /// Val and test statistics close to (never identical with) the train statistics.

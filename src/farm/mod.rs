@@ -99,7 +99,8 @@ impl Farm {
         farm
     }
 
-    fn now_ms(&self) -> u64 {
+    /// Milliseconds since the farm started (the clock of session activity).
+    pub fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
 
@@ -287,7 +288,8 @@ impl Farm {
 
     /// Ends a session at a client's or operator's request.
     pub fn close(&self, entry: &SessionEntry, reason: CloseReason) {
-        if self.sessions.remove(&entry.id).is_some() {
+        // Only this entry: a newer session may live under the same (reused) id.
+        if self.sessions.remove_if(&entry.id, |_, e| Arc::ptr_eq(&e.status, &entry.status)).is_some() {
             entry.status.mark_ended(reason);
             entry.actor.stop(Some(reason.as_str().into()));
         }
@@ -379,10 +381,6 @@ impl Farm {
     /// Snapshot of live sessions for operators.
     pub fn list(&self) -> Vec<Arc<SessionEntry>> {
         self.sessions.iter().map(|e| e.clone()).collect()
-    }
-
-    pub fn now(&self) -> u64 {
-        self.now_ms()
     }
 }
 

@@ -27,7 +27,7 @@ fn session(app: &App, raw: &str) -> Result<Arc<crate::farm::SessionEntry>, ApiEr
 
 pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
     authorise(&app, &headers)?;
-    let now = app.farm.now();
+    let now = app.farm.now_ms();
     let sessions: Vec<_> = app
         .farm
         .list()

@@ -145,9 +145,10 @@ async fn serve(conn: &mut Conn, entry: &SessionEntry) {
                         return;
                     }
                 };
-                let text = match message {
-                    Message::Text(t) => t.to_string(),
-                    Message::Binary(b) => match String::from_utf8(b.to_vec()) {
+                // Borrow the frame's text; a binary frame counts only if it is UTF-8.
+                let text: &str = match &message {
+                    Message::Text(t) => t.as_str(),
+                    Message::Binary(b) => match std::str::from_utf8(b) {
                         Ok(t) => t,
                         Err(_) => {
                             conn.app.farm.metrics.ws_message(true).increment(1);
@@ -161,7 +162,7 @@ async fn serve(conn: &mut Conn, entry: &SessionEntry) {
                     Message::Close(_) => return,
                 };
                 conn.app.farm.metrics.ws_message(true).increment(1);
-                match handle(conn, entry, &text).await {
+                match handle(conn, entry, text).await {
                     Ok(Next::Continue) => {}
                     Ok(Next::Close(code, reason)) => { conn.close(code, reason).await; return; }
                     // The reader stalled past the write timeout.
