@@ -5,8 +5,12 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use mlops_debug_env::agent::heuristic::Heuristic;
 use mlops_debug_env::env::grader::{grade, ground_truth};
 use mlops_debug_env::env::{CheckKind, Episode, TaskId};
+use mlops_debug_env::server::StepData;
+use mlops_debug_env::server::body::parse_json;
+use mlops_debug_env::server::ws::frame_text;
 use serde_json::{Value, json};
 
 const SEED: u64 = 12_345;
@@ -82,8 +86,51 @@ fn benches(c: &mut Criterion) {
         )
     });
 
+    wire_bench(c);
+
     let d = gt.canonical_diagnosis();
     c.bench_function("grade/canonical", |b| b.iter(|| black_box(grade(ep.world(), &d, 3, true))));
+}
+
+/// The farm's own work for a whole heuristic episode over WebSocket, without
+/// the network and the actor hop: parse each action frame's text, step, and
+/// serialise the reply frame exactly as the server does.
+fn wire_bench(c: &mut Criterion) {
+    let (task, seed) = (TaskId::Medium, 7);
+    let mut ep = Episode::new(task, seed, "bench");
+    let mut agent = Heuristic::new();
+    let mut obs = serde_json::to_value(ep.reset_observation(Vec::new())).expect("json");
+    let mut frames = Vec::new();
+    loop {
+        let action = agent.act(&obs);
+        frames.push(json!({"type": "step", "data": action}).to_string());
+        let out = ep.step_json(&action).expect("valid action");
+        if out.done {
+            break;
+        }
+        obs = serde_json::to_value(&out.observation).expect("json");
+    }
+    c.bench_function(&format!("wire/heuristic_episode_{}_steps", frames.len()), |b| {
+        b.iter(|| {
+            let mut ep = Episode::new(task, seed, "bench");
+            let mut bytes = frame_text(
+                "observation",
+                StepData { observation: &ep.reset_observation(Vec::new()), reward: None, done: false },
+            )
+            .len();
+            for text in &frames {
+                let Value::Object(mut frame) = parse_json(text.as_bytes(), 32).expect("json") else {
+                    unreachable!()
+                };
+                let action = frame.remove("data").expect("data");
+                let out = ep.step_json(&action).expect("valid action");
+                let data =
+                    StepData { observation: &out.observation, reward: Some(out.reward), done: out.done };
+                bytes += frame_text("observation", data).len();
+            }
+            black_box(bytes)
+        })
+    });
 }
 
 criterion_group! {

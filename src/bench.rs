@@ -13,11 +13,13 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{Message as AxMessage, WebSocketUpgrade};
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::agent::heuristic::Heuristic;
 use crate::env::{Episode, TaskId};
+use crate::server::StepData;
+use crate::server::ws::frame_text;
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct BenchArgs {
@@ -52,7 +54,7 @@ pub async fn echo_server(args: EchoArgs) {
         axum::routing::get(move |ws: WebSocketUpgrade| {
             let reply = reply.clone();
             async move {
-                ws.read_buffer_size(16 * 1024).on_upgrade(move |mut socket| async move {
+                ws.read_buffer_size(crate::server::ws::READ_BUFFER).on_upgrade(move |mut socket| async move {
                     while let Some(Ok(msg)) = socket.recv().await {
                         if matches!(msg, AxMessage::Text(_) | AxMessage::Binary(_))
                             && socket.send(AxMessage::Text(reply.to_string().into())).await.is_err()
@@ -95,13 +97,13 @@ impl ServerProcess {
         ServerProcess { child, addr }
     }
 
-    /// User + system CPU seconds the process has used.
-    fn cpu_seconds(&self) -> f64 {
+    /// (user, system) CPU seconds the process has used.
+    fn cpu_seconds(&self) -> Cpu {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
         let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
         let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
         // after the command name: state is field 0, utime 11, stime 12 (clock ticks, 100 per second on Linux)
-        (ticks(11) + ticks(12)) / 100.0
+        Cpu { user: ticks(11) / 100.0, system: ticks(12) / 100.0 }
     }
 
     fn rss_bytes(&self) -> u64 {
@@ -139,18 +141,38 @@ fn pin_self_to_core_1() -> bool {
             .is_ok_and(|s| s.success())
 }
 
+/// CPU seconds of a process, split by where they were spent.
+#[derive(Clone, Copy, Debug, Default)]
+struct Cpu {
+    user: f64,
+    system: f64,
+}
+
+impl std::ops::Sub for Cpu {
+    type Output = Cpu;
+    fn sub(self, o: Cpu) -> Cpu {
+        Cpu { user: self.user - o.user, system: self.system - o.system }
+    }
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct Throughput {
     pub messages_per_s: f64,
     pub p50_us: f64,
     pub p99_us: f64,
     pub p999_us: f64,
-    /// Server CPU seconds per message (user + system), when the server is a child process.
+    /// Server CPU per message (user + system), when the server is a child process.
     pub server_cpu_us_per_message: f64,
+    /// The part of it spent in the kernel (sockets, scheduling, page faults).
+    pub server_system_us_per_message: f64,
     pub messages: u64,
+    /// Replies that were not what the client expected: an error frame, or an
+    /// episode that ended at another step than when it was played in-process.
+    pub errors: u64,
 }
 
-fn summarise(mut lat: Vec<f64>, seconds: f64, cpu: f64) -> Throughput {
+fn summarise(run: ClientRun, seconds: f64, cpu: Cpu) -> Throughput {
+    let ClientRun { latencies: mut lat, errors } = run;
     lat.sort_by(f64::total_cmp);
     let at = |p: f64| {
         if lat.is_empty() {
@@ -165,168 +187,228 @@ fn summarise(mut lat: Vec<f64>, seconds: f64, cpu: f64) -> Throughput {
         p50_us: at(0.50),
         p99_us: at(0.99),
         p999_us: at(0.999),
-        server_cpu_us_per_message: if n == 0 { 0.0 } else { cpu / n as f64 * 1e6 },
+        server_cpu_us_per_message: if n == 0 { 0.0 } else { (cpu.user + cpu.system) / n as f64 * 1e6 },
+        server_system_us_per_message: if n == 0 { 0.0 } else { cpu.system / n as f64 * 1e6 },
         messages: n,
+        errors,
     }
 }
 
-/// The typical size of a step reply frame under the heuristic action mix.
-fn typical_reply_bytes() -> usize {
-    let (mut total, mut n) = (0usize, 0usize);
-    for (i, task) in TaskId::ALL.into_iter().enumerate() {
-        let mut ep = Episode::new(task, 1000 + i as u64, "bench");
-        let mut agent = Heuristic::new();
-        let mut obs = serde_json::to_value(ep.reset_observation(Vec::new())).expect("json");
-        loop {
-            let action = agent.act(&obs);
-            let Ok(out) = ep.step_json(&action) else { break };
-            let frame = json!({"type": "observation", "data": {"observation": out.observation, "reward": out.reward, "done": out.done}});
-            total += frame.to_string().len();
-            n += 1;
-            obs = frame["data"]["observation"].clone();
-            if out.done {
-                break;
+/// One heuristic episode played in-process beforehand. The load generator
+/// replays its actions against the farm, so its own work per step is the echo
+/// client's (send a prepared text, wait for the reply): the farm, not the
+/// client's JSON parsing and agent, sets the pace. Each reply is checked for
+/// the episode ending exactly where it ended in-process.
+struct Script {
+    ws_reset: String,
+    ws_steps: Vec<String>,
+    http_reset: String,
+    http_steps: Vec<String>,
+}
+
+/// `per_task` episodes of every task, and the mean size of their step reply frames.
+fn scripts(per_task: usize) -> (Vec<Script>, usize) {
+    let (mut bytes, mut replies) = (0usize, 0usize);
+    let mut out = Vec::new();
+    for i in 0..per_task {
+        for task in TaskId::ALL {
+            let seed = 1000 + i as u64;
+            let mut ep = Episode::new(task, seed, "bench");
+            let mut agent = Heuristic::new();
+            let mut obs = serde_json::to_value(ep.reset_observation(Vec::new())).expect("json");
+            let reset = json!({"task_id": task.as_str(), "seed": seed});
+            let mut script = Script {
+                ws_reset: json!({"type": "reset", "data": reset}).to_string(),
+                ws_steps: Vec::new(),
+                http_reset: reset.to_string(),
+                http_steps: Vec::new(),
+            };
+            loop {
+                let action = agent.act(&obs);
+                script.ws_steps.push(json!({"type": "step", "data": action}).to_string());
+                script.http_steps.push(json!({"action": action}).to_string());
+                let Ok(done) = ep.step_json(&action) else { break };
+                let data =
+                    StepData { observation: &done.observation, reward: Some(done.reward), done: done.done };
+                bytes += frame_text("observation", data).len();
+                replies += 1;
+                if done.done {
+                    break;
+                }
+                obs = serde_json::to_value(&done.observation).expect("json");
             }
+            out.push(script);
         }
     }
-    total / n.max(1)
+    (out, bytes / replies.max(1))
+}
+
+/// Whether a reply ends its episode: the last key of every step reply is `done`.
+fn ends_episode(reply: &str) -> bool {
+    reply.trim_end_matches('}').ends_with("\"done\":true")
 }
 
 async fn ws_connect(
     url: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
     let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
-    config.read_buffer_size = 16 * 1024;
+    config.read_buffer_size = 16 * 1024; // replies are 5-8 KB: one read each
     tokio_tungstenite::connect_async_with_config(url, Some(config), true).await.expect("ws connects").0
 }
 
+/// What one client of the load generator saw.
+#[derive(Default)]
+struct ClientRun {
+    /// Round trips, in seconds.
+    latencies: Vec<f64>,
+    errors: u64,
+}
+
 /// Runs `connections` clients for `duration`, then stops them and gathers
-/// their round-trip latencies. A client gets its index and the stop flag.
-async fn drive<F, Fut>(connections: usize, duration: Duration, client: F) -> Vec<f64>
+/// what they saw. A client gets its index and the stop flag.
+async fn drive<F, Fut>(connections: usize, duration: Duration, client: F) -> ClientRun
 where
     F: Fn(usize, Arc<AtomicBool>) -> Fut,
-    Fut: std::future::Future<Output = Vec<f64>> + Send + 'static,
+    Fut: std::future::Future<Output = ClientRun> + Send + 'static,
 {
     let stop = Arc::new(AtomicBool::new(false));
     let tasks: Vec<_> = (0..connections).map(|c| tokio::spawn(client(c, stop.clone()))).collect();
     tokio::time::sleep(duration).await;
     stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
+    let mut all = ClientRun::default();
     for t in tasks {
-        all.extend(t.await.unwrap_or_default());
+        let run = t.await.unwrap_or_default();
+        all.latencies.extend(run.latencies);
+        all.errors += run.errors;
     }
     all
 }
 
 /// Echo ceiling: C connections, request then reply, for `duration`.
-async fn run_echo(url: &str, connections: usize, duration: Duration) -> Vec<f64> {
+async fn run_echo(url: &str, connections: usize, duration: Duration) -> ClientRun {
     drive(connections, duration, |_, stop| {
         let url = url.to_string();
         async move {
             let mut ws = ws_connect(&url).await;
-            let mut lat = Vec::new();
+            let mut run = ClientRun::default();
             let request = json!({"type": "step", "data": {"action_type": "run_sanity_check", "sanity_check_type": "loss_trajectory"}}).to_string();
             while !stop.load(Ordering::Relaxed) {
                 let t = Instant::now();
                 if ws.send(Message::Text(request.clone().into())).await.is_err() {
+                    run.errors += 1;
                     break;
                 }
                 match ws.next().await {
-                    Some(Ok(Message::Text(_))) => lat.push(t.elapsed().as_secs_f64()),
-                    _ => break,
+                    Some(Ok(Message::Text(_))) => run.latencies.push(t.elapsed().as_secs_f64()),
+                    _ => {
+                        run.errors += 1;
+                        break;
+                    }
                 }
             }
-            lat
+            run
         }
     })
     .await
 }
 
-/// The farm over WS: each connection plays heuristic episodes back to back.
-async fn run_farm_ws(url: &str, connections: usize, duration: Duration) -> Vec<f64> {
+/// The farm over WS: each connection replays heuristic episodes back to back.
+async fn run_farm_ws(
+    url: &str,
+    scripts: &Arc<Vec<Script>>,
+    connections: usize,
+    duration: Duration,
+) -> ClientRun {
     drive(connections, duration, |c, stop| {
-        let url = url.to_string();
+        let (url, scripts) = (url.to_string(), scripts.clone());
         async move {
             let mut ws = ws_connect(&url).await;
-            let mut lat = Vec::new();
-            let mut seed = c as u64 * 1_000_003;
-            'episodes: while !stop.load(Ordering::Relaxed) {
-                seed += 1;
-                let task = TaskId::ALL[(seed % 3) as usize];
-                let reset =
-                    json!({"type": "reset", "data": {"task_id": task.as_str(), "seed": seed}}).to_string();
-                if ws.send(Message::Text(reset.into())).await.is_err() {
+            let mut run = ClientRun::default();
+            let reply = |m: Option<Result<Message, _>>| match m {
+                Some(Ok(Message::Text(t))) if t.starts_with("{\"type\":\"observation\"") => Some(t),
+                _ => None,
+            };
+            'episodes: for script in scripts.iter().cycle().skip(c) {
+                if stop.load(Ordering::Relaxed)
+                    || ws.send(Message::Text(script.ws_reset.clone().into())).await.is_err()
+                    || reply(ws.next().await).is_none()
+                {
                     break;
                 }
-                let Some(Ok(Message::Text(t))) = ws.next().await else { break };
-                let mut obs =
-                    serde_json::from_str::<Value>(&t).unwrap_or_default()["data"]["observation"].clone();
-                let mut agent = Heuristic::new();
-                while !stop.load(Ordering::Relaxed) {
-                    let step = json!({"type": "step", "data": agent.act(&obs)}).to_string();
-                    let t0 = Instant::now();
-                    if ws.send(Message::Text(step.into())).await.is_err() {
+                for (i, step) in script.ws_steps.iter().enumerate() {
+                    if stop.load(Ordering::Relaxed) {
                         break 'episodes;
                     }
-                    let Some(Ok(Message::Text(reply))) = ws.next().await else { break 'episodes };
-                    lat.push(t0.elapsed().as_secs_f64());
-                    let v: Value = serde_json::from_str(&reply).unwrap_or_default();
-                    if v["data"]["done"] == true {
+                    let t0 = Instant::now();
+                    if ws.send(Message::Text(step.clone().into())).await.is_err() {
+                        break 'episodes;
+                    }
+                    let Some(text) = reply(ws.next().await) else {
+                        run.errors += 1;
+                        break 'episodes;
+                    };
+                    run.latencies.push(t0.elapsed().as_secs_f64());
+                    if ends_episode(&text) != (i + 1 == script.ws_steps.len()) {
+                        run.errors += 1;
                         break;
                     }
-                    obs = v["data"]["observation"].clone();
                 }
             }
-            lat
+            run
         }
     })
     .await
 }
 
-/// The farm over HTTP keep-alive: each task owns a session and plays heuristic episodes.
-async fn run_farm_http(base: &str, connections: usize, duration: Duration) -> Vec<f64> {
+/// The farm over HTTP keep-alive: each task owns a session and replays heuristic episodes.
+async fn run_farm_http(
+    base: &str,
+    scripts: &Arc<Vec<Script>>,
+    connections: usize,
+    duration: Duration,
+) -> ClientRun {
     let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().expect("client");
     drive(connections, duration, |c, stop| {
-        let (base, client) = (base.to_string(), client.clone());
+        let (base, client, scripts) = (base.to_string(), client.clone(), scripts.clone());
         async move {
-            let mut lat = Vec::new();
-            let mut seed = c as u64 * 1_000_003 + 7;
+            let mut run = ClientRun::default();
             let mut session: Option<String> = None;
-            'episodes: while !stop.load(Ordering::Relaxed) {
-                seed += 1;
-                let task = TaskId::ALL[(seed % 3) as usize];
+            let post = |path: &str, body: &str, session: &Option<String>| {
                 let mut req = client
-                    .post(format!("{base}/reset"))
-                    .json(&json!({"task_id": task.as_str(), "seed": seed}));
-                if let Some(s) = &session {
-                    req = req.header("X-Session-Id", s);
+                    .post(format!("{base}{path}"))
+                    .header("content-type", "application/json")
+                    .body(body.to_string());
+                if let Some(s) = session {
+                    req = req.header("x-session-id", s);
                 }
-                let Ok(r) = req.send().await else { break };
-                let v: Value = r.json().await.unwrap_or_default();
-                session = v["session_id"].as_str().map(str::to_string);
-                let Some(id) = session.clone() else { break };
-                let mut obs = v["observation"].clone();
-                let mut agent = Heuristic::new();
-                while !stop.load(Ordering::Relaxed) {
-                    let t0 = Instant::now();
-                    let Ok(r) = client
-                        .post(format!("{base}/step"))
-                        .header("X-Session-Id", &id)
-                        .json(&json!({"action": agent.act(&obs)}))
-                        .send()
-                        .await
-                    else {
+                req.send()
+            };
+            'episodes: for script in scripts.iter().cycle().skip(c) {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(r) = post("/reset", &script.http_reset, &session).await else { break };
+                session = r.headers().get("x-session-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+                if session.is_none() || r.bytes().await.is_err() {
+                    run.errors += 1;
+                    break;
+                }
+                for (i, step) in script.http_steps.iter().enumerate() {
+                    if stop.load(Ordering::Relaxed) {
                         break 'episodes;
-                    };
-                    let v: Value = r.json().await.unwrap_or_default();
-                    lat.push(t0.elapsed().as_secs_f64());
-                    if v["done"] == true || v.get("observation").is_none() {
+                    }
+                    let t0 = Instant::now();
+                    let Ok(r) = post("/step", step, &session).await else { break 'episodes };
+                    let ok = r.status().is_success();
+                    let Ok(text) = r.text().await else { break 'episodes };
+                    run.latencies.push(t0.elapsed().as_secs_f64());
+                    if !ok || ends_episode(&text) != (i + 1 == script.http_steps.len()) {
+                        run.errors += 1;
                         break;
                     }
-                    obs = v["observation"].clone();
                 }
             }
-            lat
+            run
         }
     })
     .await
@@ -409,7 +491,9 @@ pub struct Report {
 pub async fn run(args: &BenchArgs) -> Report {
     let pinned = pin_self_to_core_1();
     let duration = Duration::from_secs_f64(args.duration);
-    let reply_bytes = typical_reply_bytes();
+    // 100 episodes per task: enough variety, prepared in well under a second
+    let (scripts, reply_bytes) = scripts(if cfg!(debug_assertions) { 10 } else { 100 });
+    let scripts = Arc::new(scripts);
     let mut report = Report {
         connections: args.connections,
         duration_s: args.duration,
@@ -428,10 +512,10 @@ pub async fn run(args: &BenchArgs) -> Report {
     let farm = ServerProcess::spawn(&["serve", "--host", "127.0.0.1", "--port", "0", "--max-sessions", &max]);
     let base = format!("http://{}", farm.addr);
     let cpu0 = farm.cpu_seconds();
-    let lat = run_farm_ws(&format!("ws://{}/ws", farm.addr), args.connections, duration).await;
+    let lat = run_farm_ws(&format!("ws://{}/ws", farm.addr), &scripts, args.connections, duration).await;
     report.farm_ws = summarise(lat, args.duration, farm.cpu_seconds() - cpu0);
     let cpu0 = farm.cpu_seconds();
-    let lat = run_farm_http(&base, args.connections, duration).await;
+    let lat = run_farm_http(&base, &scripts, args.connections, duration).await;
     report.farm_http = summarise(lat, args.duration, farm.cpu_seconds() - cpu0);
     report.ws_ratio_to_echo = report.farm_ws.messages_per_s / report.echo_ws.messages_per_s.max(1e-9);
     drop(farm);
@@ -505,7 +589,7 @@ pub async fn run(args: &BenchArgs) -> Report {
     }
     stop.store(true, Ordering::Relaxed);
     let lat = active.await.unwrap_or_default();
-    let active_summary = summarise(lat, 1.0, 0.0);
+    let active_summary = summarise(ClientRun { latencies: lat, errors: 0 }, 1.0, Cpu::default());
     report.reaping = Reaping {
         sessions: reap_n,
         reaped_per_s: peak_rate,
@@ -520,8 +604,14 @@ impl Report {
     pub fn table(&self) -> String {
         let row = |name: &str, t: &Throughput| {
             format!(
-                "{name:<14} {:>12.0} {:>9.0} {:>9.0} {:>9.0} {:>12.1}\n",
-                t.messages_per_s, t.p50_us, t.p99_us, t.p999_us, t.server_cpu_us_per_message
+                "{name:<14} {:>12.0} {:>9.0} {:>9.0} {:>9.0} {:>12.1} {:>12.1} {:>7}\n",
+                t.messages_per_s,
+                t.p50_us,
+                t.p99_us,
+                t.p999_us,
+                t.server_cpu_us_per_message,
+                t.server_system_us_per_message,
+                t.errors
             )
         };
         let mut out = format!(
@@ -532,8 +622,8 @@ impl Report {
             if self.pinned { "pinned" } else { "not pinned (no taskset)" }
         );
         out.push_str(&format!(
-            "{:<14} {:>12} {:>9} {:>9} {:>9} {:>12}\n",
-            "phase", "msgs/s", "p50 us", "p99 us", "p999 us", "cpu us/msg"
+            "{:<14} {:>12} {:>9} {:>9} {:>9} {:>12} {:>12} {:>7}\n",
+            "phase", "msgs/s", "p50 us", "p99 us", "p999 us", "cpu us/msg", "(in kernel)", "errors"
         ));
         out.push_str(&row("echo ws", &self.echo_ws));
         out.push_str(&row("farm ws", &self.farm_ws));

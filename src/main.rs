@@ -5,12 +5,21 @@ use mlops_debug_env::cli::{Cli, Command};
 use mlops_debug_env::config::Settings;
 use mlops_debug_env::{commands, server};
 
+// glibc malloc grew its per-thread heaps a few pages at a time (an mprotect
+// and page faults per step of growth) while sessions were created; mimalloc
+// removed that and most allocation cost per step (docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn serve(settings: Settings) -> ExitCode {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_target(false)
+        // colour codes only for a person at a terminal, never into collected logs
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");

@@ -19,7 +19,11 @@ fn bench_produces_a_sane_report() {
         assert!(p["messages_per_s"].as_f64().unwrap() > 0.0);
         assert!(p["p50_us"].as_f64().unwrap() <= p["p99_us"].as_f64().unwrap());
         assert!(p["p99_us"].as_f64().unwrap() <= p["p999_us"].as_f64().unwrap());
-        assert!(p["server_cpu_us_per_message"].as_f64().unwrap() >= 0.0);
+        assert!(
+            p["server_cpu_us_per_message"].as_f64().unwrap()
+                >= p["server_system_us_per_message"].as_f64().unwrap()
+        );
+        assert_eq!(p["errors"], 0, "{phase}: every reply was the one the in-process episode gave");
     }
     assert!(r["ws_ratio_to_echo"].as_f64().unwrap() > 0.0);
     assert!(r["reply_bytes"].as_u64().unwrap() > 100);

@@ -7,7 +7,6 @@ use super::artifacts::{self, QueryAnswer};
 use super::catalogue::*;
 use super::checks;
 use super::grader::{self, Bp, Breakdown};
-use super::num::iso_time;
 use super::observation::*;
 use super::world::World;
 
@@ -407,15 +406,10 @@ impl Episode {
                 task_type: c.task_type,
                 status: w.task.status_line(),
             },
-            available_artifacts: ArtifactName::ALL
-                .iter()
-                .map(|&a| ArtifactInfo {
-                    name: a,
-                    description: a.description(),
-                    size_hint: a.size_hint(w.task),
-                    last_modified: iso_time(w.uploaded_at + w.upload_offsets[a.index()] as u64),
-                })
-                .collect(),
+            available_artifacts: AvailableArtifacts {
+                task: w.task,
+                last_modified: w.upload_offsets.map(|offset| w.uploaded_at + u64::from(offset)),
+            },
             artifacts_read: self.artifacts_read.clone(),
             last_action_result,
             step_count: self.step_count,

@@ -205,10 +205,38 @@ pub fn push_time(out: &mut String, unix: u64, sep: char) {
 
 /// `2026-03-14T09:12:03Z`
 pub fn iso_time(unix: u64) -> String {
-    let mut out = String::with_capacity(20);
-    push_time(&mut out, unix, 'T');
-    out.push('Z');
-    out
+    IsoTime(unix).as_str(&mut [0; 20]).to_string()
+}
+
+/// A unix time that serialises as `2026-03-14T09:12:03Z`, formatted on the
+/// stack (observations list six of them in every reply).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IsoTime(pub u64);
+
+impl IsoTime {
+    pub fn as_str(self, buf: &mut [u8; 20]) -> &str {
+        let (y, mo, d, h, mi, s) = civil(self.0);
+        let mut at = 0;
+        for (value, width, sep) in
+            [(y, 4, b'-'), (mo, 2, b'-'), (d, 2, b'T'), (h, 2, b':'), (mi, 2, b':'), (s, 2, b'Z')]
+        {
+            let mut v = value;
+            for i in (0..width).rev() {
+                buf[at + i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+            buf[at + width] = sep;
+            at += width + 1;
+        }
+        // only ASCII digits and separators were written
+        std::str::from_utf8(&buf[..]).unwrap_or_default()
+    }
+}
+
+impl serde::Serialize for IsoTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str(&mut [0; 20]))
+    }
 }
 
 #[cfg(test)]
@@ -217,6 +245,11 @@ mod time_tests {
     fn civil_dates_match_known_instants() {
         assert_eq!(super::iso_time(0), "1970-01-01T00:00:00Z");
         assert_eq!(super::iso_time(1_709_251_200), "2024-03-01T00:00:00Z");
+        assert_eq!(super::iso_time(253_402_300_799), "9999-12-31T23:59:59Z");
+        assert_eq!(
+            serde_json::to_string(&super::IsoTime(1_767_225_599)).unwrap(),
+            "\"2025-12-31T23:59:59Z\""
+        );
         let mut log = String::new();
         super::push_time(&mut log, 1_767_225_599, ' ');
         assert_eq!(log, "2025-12-31 23:59:59");

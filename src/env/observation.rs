@@ -8,6 +8,7 @@ use super::artifacts::tree::Node;
 use super::catalogue::*;
 use super::checks::CheckResult;
 use super::grader::{Bp, Breakdown, GroundTruth};
+use super::num::IsoTime;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunSummary {
@@ -17,12 +18,39 @@ pub struct RunSummary {
     pub status: &'static str,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct ArtifactInfo {
     pub name: ArtifactName,
     pub description: &'static str,
     pub size_hint: &'static str,
-    pub last_modified: String,
+    pub last_modified: IsoTime,
+}
+
+/// The six artifacts' listing, held as the upload times it is made from and
+/// listed while it is serialised: building six strings for every reply cost
+/// more than the rest of the observation's fields together.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AvailableArtifacts {
+    pub task: TaskId,
+    /// Unix seconds, in `ArtifactName::ALL` order.
+    pub last_modified: [u64; 6],
+}
+
+impl AvailableArtifacts {
+    pub fn iter(self) -> impl Iterator<Item = ArtifactInfo> {
+        ArtifactName::ALL.into_iter().map(move |a| ArtifactInfo {
+            name: a,
+            description: a.description(),
+            size_hint: a.size_hint(self.task),
+            last_modified: IsoTime(self.last_modified[a.index()]),
+        })
+    }
+}
+
+impl Serialize for AvailableArtifacts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -129,7 +157,7 @@ pub struct Observation {
     pub task_description: Brief,
     pub run_id: String,
     pub run_summary: RunSummary,
-    pub available_artifacts: Vec<ArtifactInfo>,
+    pub available_artifacts: AvailableArtifacts,
     pub artifacts_read: Vec<ArtifactName>,
     pub last_action_result: ActionResult,
     pub step_count: u32,

@@ -20,8 +20,10 @@ use crate::farm::{CloseReason, FarmError, SessionEntry, Transport};
 
 /// How long a refused connection stays open for the client's first message.
 const REFUSAL_GRACE: Duration = Duration::from_secs(2);
-/// tungstenite zero-fills its read buffer before every read; keep it small.
-const READ_BUFFER: usize = 16 * 1024;
+/// tungstenite zero-fills up to this many bytes before every read (a WouldBlock
+/// read too), so it stays near the size of an action: 16 KiB made zero-filling
+/// 3% of the server's CPU (docs/PERFORMANCE.md). Larger messages take more reads.
+pub const READ_BUFFER: usize = 4 * 1024;
 
 pub mod close_code {
     pub const NORMAL: u16 = 1000;
@@ -42,8 +44,17 @@ struct Frame<'a, T: Serialize> {
     data: T,
 }
 
+/// The text of a `{"type", "data"}` frame. The buffer starts at the size of
+/// a large step reply so serialising does not regrow it six times per step.
+pub fn frame_text<T: Serialize>(kind: &str, data: T) -> String {
+    let mut out = Vec::with_capacity(8 * 1024);
+    serde_json::to_writer(&mut out, &Frame { kind, data }).expect("frames serialise");
+    // serde_json writes UTF-8 only
+    String::from_utf8(out).unwrap_or_default()
+}
+
 fn frame<T: Serialize>(kind: &str, data: T) -> Message {
-    Message::Text(serde_json::to_string(&Frame { kind, data }).expect("frames serialise").into())
+    Message::Text(frame_text(kind, data).into())
 }
 
 fn error_frame(e: &ApiError) -> Message {
@@ -233,9 +244,9 @@ enum Reply {
 async fn dispatch(farm: &crate::farm::Farm, entry: &SessionEntry, text: &str) -> Result<Reply, ApiError> {
     let value = parse_json(text.as_bytes(), farm.settings.max_json_depth)?;
     let unknown = |t: &str| ApiError::new(Code::UnknownType, format!("Unknown message type: {t}"));
-    let Value::Object(obj) = value else { return Err(unknown("")) };
-    let kind = obj.get("type").and_then(Value::as_str).unwrap_or("").to_string();
-    match kind.as_str() {
+    let Value::Object(mut obj) = value else { return Err(unknown("")) };
+    let kind = obj.remove("type");
+    match kind.as_ref().and_then(Value::as_str).unwrap_or("") {
         "reset" => {
             check_keys(&obj, &["type", "data"])?;
             let params = ResetParams::from_json(obj.get("data").unwrap_or(&Value::Null))
@@ -248,7 +259,7 @@ async fn dispatch(farm: &crate::farm::Farm, entry: &SessionEntry, text: &str) ->
         }
         "step" => {
             check_keys(&obj, &["type", "data"])?;
-            let data = obj.get("data").cloned().ok_or_else(|| envelope_error("data", "is required"))?;
+            let data = obj.remove("data").ok_or_else(|| envelope_error("data", "is required"))?;
             if matches!(data.get("type").and_then(Value::as_str), Some("list_tools" | "call_tool")) {
                 return Err(envelope_error(
                     "type",
