@@ -35,6 +35,10 @@ pub struct BenchArgs {
     /// Print the results as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Run the servers from this binary instead of this one: compares two
+    /// builds under the very same load generator (before/after a change).
+    #[arg(long, value_name = "PATH")]
+    pub server_bin: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args, Clone, Debug)]
@@ -68,6 +72,10 @@ pub async fn echo_server(args: EchoArgs) {
     );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await.expect("bind");
     println!("echo listening on http://{}", listener.local_addr().expect("addr"));
+    // the farm's socket settings too
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await.expect("serve");
 }
 
@@ -78,8 +86,7 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
-    fn spawn(args: &[&str]) -> ServerProcess {
-        let exe = std::env::current_exe().expect("own path");
+    fn spawn(exe: &std::path::Path, args: &[&str]) -> ServerProcess {
         let mut cmd = if which("taskset") {
             let mut c = Command::new("taskset");
             c.arg("-c").arg("0").arg(&exe);
@@ -490,6 +497,7 @@ pub struct Report {
 
 pub async fn run(args: &BenchArgs) -> Report {
     let pinned = pin_self_to_core_1();
+    let exe = args.server_bin.clone().unwrap_or_else(|| std::env::current_exe().expect("own path"));
     let duration = Duration::from_secs_f64(args.duration);
     // 100 episodes per task: enough variety, prepared in well under a second
     let (scripts, reply_bytes) = scripts(if cfg!(debug_assertions) { 10 } else { 100 });
@@ -502,14 +510,15 @@ pub async fn run(args: &BenchArgs) -> Report {
         ..Default::default()
     };
 
-    let echo = ServerProcess::spawn(&["echo-server", "--reply-bytes", &reply_bytes.to_string()]);
+    let echo = ServerProcess::spawn(&exe, &["echo-server", "--reply-bytes", &reply_bytes.to_string()]);
     let cpu0 = echo.cpu_seconds();
     let lat = run_echo(&format!("ws://{}/ws", echo.addr), args.connections, duration).await;
     report.echo_ws = summarise(lat, args.duration, echo.cpu_seconds() - cpu0);
     drop(echo);
 
     let max = (args.sessions + args.connections * 4 + 16).to_string();
-    let farm = ServerProcess::spawn(&["serve", "--host", "127.0.0.1", "--port", "0", "--max-sessions", &max]);
+    let farm =
+        ServerProcess::spawn(&exe, &["serve", "--host", "127.0.0.1", "--port", "0", "--max-sessions", &max]);
     let base = format!("http://{}", farm.addr);
     let cpu0 = farm.cpu_seconds();
     let lat = run_farm_ws(&format!("ws://{}/ws", farm.addr), &scripts, args.connections, duration).await;
@@ -521,7 +530,8 @@ pub async fn run(args: &BenchArgs) -> Report {
     drop(farm);
 
     // Memory and churn on a fresh server.
-    let farm = ServerProcess::spawn(&["serve", "--host", "127.0.0.1", "--port", "0", "--max-sessions", &max]);
+    let farm =
+        ServerProcess::spawn(&exe, &["serve", "--host", "127.0.0.1", "--port", "0", "--max-sessions", &max]);
     let base = format!("http://{}", farm.addr);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut rss = vec![(0usize, farm.rss_bytes())];
@@ -539,17 +549,10 @@ pub async fn run(args: &BenchArgs) -> Report {
 
     // Reaping: idle sessions expire after 2 s while one session keeps stepping.
     let reap_n = tenth;
-    let farm = ServerProcess::spawn(&[
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--max-sessions",
-        &max,
-        "--idle-timeout-secs",
-        "2",
-    ]);
+    let farm = ServerProcess::spawn(
+        &exe,
+        &["serve", "--host", "127.0.0.1", "--port", "0", "--max-sessions", &max, "--idle-timeout-secs", "2"],
+    );
     let base = format!("http://{}", farm.addr);
     create_sessions(&base, reap_n, args.connections).await;
     let stop = Arc::new(AtomicBool::new(false));

@@ -6,10 +6,10 @@ use std::fmt;
 pub struct SessionId([u8; 16]);
 
 impl SessionId {
-    /// A fresh id from the operating system's randomness.
+    /// A fresh, unguessable id (a session id is the only key to its session).
     pub fn mint() -> SessionId {
         let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes).expect("OS randomness is available");
+        rand::Rng::fill_bytes(&mut rand::rng(), &mut bytes);
         SessionId(bytes)
     }
 
@@ -35,9 +35,12 @@ impl fmt::Display for SessionId {
     }
 }
 
-/// A random u64 from the operating system (farm-drawn seeds, episode ids).
+/// A random u64 (farm-drawn seeds, episode ids). Ids and seeds come from
+/// rand's thread-local ChaCha generator, seeded from the operating system and
+/// reseeded every 64 KiB: a cryptographic stream without a system call per
+/// draw (four per new session took 2% of the server's CPU under churn).
 pub fn random_u64() -> u64 {
-    getrandom::u64().expect("OS randomness is available")
+    rand::Rng::next_u64(&mut rand::rng())
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::body::json_body;
 use super::error::{ApiError, Code};
-use super::{App, StepData};
+use super::{App, StepData, reply_response};
 use crate::env::ResetParams;
 use crate::env::catalogue::MAX_REQUEST_ID;
 use crate::farm::{CloseReason, SessionEntry, SessionId, Transport};
@@ -118,7 +118,7 @@ pub async fn reset(
                 step: StepData { observation: &observation, reward: None, done: false },
                 session_id: entry.id.to_string(),
             };
-            Ok(with_session(&app, &entry, axum::Json(body).into_response(), false))
+            Ok(with_session(&app, &entry, reply_response(&body), false))
         }
         Err(e) => Ok(session_error(&app, &entry, e.into())),
     }
@@ -173,7 +173,7 @@ pub async fn step(
         Ok(done) => {
             let o = &done.outcome;
             let body = StepData { observation: &o.observation, reward: Some(o.reward), done: o.done };
-            let mut response = with_session(&app, &entry, axum::Json(body).into_response(), false);
+            let mut response = with_session(&app, &entry, reply_response(&body), false);
             if done.replayed {
                 response.headers_mut().insert("x-replayed", HeaderValue::from_static("true"));
             }

@@ -38,6 +38,21 @@ pub struct App {
     pub connections: mpsc::Sender<()>,
 }
 
+/// The JSON of a step-sized reply, written into a buffer the size of a large
+/// step reply: serde_json and axum's `Json` start at 128 bytes and regrow
+/// (and copy) six times on the way to a typical 6 KB observation.
+pub fn reply_json<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 * 1024);
+    serde_json::to_writer(&mut out, value).expect("replies serialise");
+    out
+}
+
+/// An HTTP JSON response of `reply_json`.
+pub fn reply_response<T: Serialize>(value: &T) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], reply_json(value))
+        .into_response()
+}
+
 /// `{"observation", "reward", "done"}`: the step and reset reply on every transport.
 #[derive(Serialize)]
 pub struct StepData<'a> {
@@ -157,6 +172,10 @@ pub async fn serve(
         drain_farm.wait_for_open_episodes(drain_farm.settings.drain_timeout()).await;
         drain_farm.announce_shutdown();
     };
+    // Request/reply traffic: a reply goes out whole at once, never held back by Nagle.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let result = axum::serve(listener, router(app.clone())).with_graceful_shutdown(drain).await;
     drop(app);
     let _ = tokio::time::timeout(Duration::from_secs(10), all_closed.recv()).await;

@@ -44,13 +44,10 @@ struct Frame<'a, T: Serialize> {
     data: T,
 }
 
-/// The text of a `{"type", "data"}` frame. The buffer starts at the size of
-/// a large step reply so serialising does not regrow it six times per step.
+/// The text of a `{"type", "data"}` frame.
 pub fn frame_text<T: Serialize>(kind: &str, data: T) -> String {
-    let mut out = Vec::with_capacity(8 * 1024);
-    serde_json::to_writer(&mut out, &Frame { kind, data }).expect("frames serialise");
     // serde_json writes UTF-8 only
-    String::from_utf8(out).unwrap_or_default()
+    String::from_utf8(super::reply_json(&Frame { kind, data })).unwrap_or_default()
 }
 
 fn frame<T: Serialize>(kind: &str, data: T) -> Message {
