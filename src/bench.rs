@@ -89,10 +89,10 @@ impl ServerProcess {
     fn spawn(exe: &std::path::Path, args: &[&str]) -> ServerProcess {
         let mut cmd = if which("taskset") {
             let mut c = Command::new("taskset");
-            c.arg("-c").arg("0").arg(&exe);
+            c.arg("-c").arg("0").arg(exe);
             c
         } else {
-            Command::new(&exe)
+            Command::new(exe)
         };
         let mut child =
             cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("server starts");
