@@ -17,7 +17,7 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::agent::heuristic::Heuristic;
-use crate::env::{Episode, TaskId};
+use crate::env::{Episode, EpisodeOptions, TaskId};
 use crate::server::StepData;
 use crate::server::ws::frame_text;
 
@@ -32,6 +32,10 @@ pub struct BenchArgs {
     /// Idle sessions for the memory phase (RSS is read at 0, a tenth of this, and this).
     #[arg(long, default_value_t = 100_000)]
     pub sessions: usize,
+    /// Play compact episodes (reset with `compact: true`): step replies
+    /// without the brief and the artifact listing. The echo reply shrinks to match.
+    #[arg(long)]
+    pub compact: bool,
     /// Print the results as JSON.
     #[arg(long)]
     pub json: bool,
@@ -214,16 +218,20 @@ struct Script {
 }
 
 /// `per_task` episodes of every task, and the mean size of their step reply frames.
-fn scripts(per_task: usize) -> (Vec<Script>, usize) {
+fn scripts(per_task: usize, compact: bool) -> (Vec<Script>, usize) {
     let (mut bytes, mut replies) = (0usize, 0usize);
     let mut out = Vec::new();
     for i in 0..per_task {
         for task in TaskId::ALL {
             let seed = 1000 + i as u64;
-            let mut ep = Episode::new(task, seed, "bench");
+            let mut ep =
+                Episode::with_options(task, seed, "bench", EpisodeOptions { compact, ..Default::default() });
             let mut agent = Heuristic::new();
             let mut obs = serde_json::to_value(ep.reset_observation(Vec::new())).expect("json");
-            let reset = json!({"task_id": task.as_str(), "seed": seed});
+            let mut reset = json!({"task_id": task.as_str(), "seed": seed});
+            if compact {
+                reset["compact"] = json!(true);
+            }
             let mut script = Script {
                 ws_reset: json!({"type": "reset", "data": reset}).to_string(),
                 ws_steps: Vec::new(),
@@ -486,6 +494,8 @@ pub struct Report {
     pub connections: usize,
     pub duration_s: f64,
     pub pinned: bool,
+    /// Episodes were reset with `compact: true`.
+    pub compact: bool,
     pub reply_bytes: usize,
     pub echo_ws: Throughput,
     pub farm_ws: Throughput,
@@ -500,12 +510,13 @@ pub async fn run(args: &BenchArgs) -> Report {
     let exe = args.server_bin.clone().unwrap_or_else(|| std::env::current_exe().expect("own path"));
     let duration = Duration::from_secs_f64(args.duration);
     // 100 episodes per task: enough variety, prepared in well under a second
-    let (scripts, reply_bytes) = scripts(if cfg!(debug_assertions) { 10 } else { 100 });
+    let (scripts, reply_bytes) = scripts(if cfg!(debug_assertions) { 10 } else { 100 }, args.compact);
     let scripts = Arc::new(scripts);
     let mut report = Report {
         connections: args.connections,
         duration_s: args.duration,
         pinned,
+        compact: args.compact,
         reply_bytes,
         ..Default::default()
     };
@@ -618,10 +629,11 @@ impl Report {
             )
         };
         let mut out = format!(
-            "bench: {} connections, {:.0} s per phase, typical reply {} bytes, server on core 0 / load on core 1: {}\n",
+            "bench: {} connections, {:.0} s per phase, typical reply {} bytes{}, server on core 0 / load on core 1: {}\n",
             self.connections,
             self.duration_s,
             self.reply_bytes,
+            if self.compact { " (compact episodes)" } else { "" },
             if self.pinned { "pinned" } else { "not pinned (no taskset)" }
         );
         out.push_str(&format!(

@@ -108,7 +108,7 @@ fn null_is_absent_and_metadata_is_ignored() {
 
 #[test]
 fn the_invalid_action_limit_truncates_with_the_validation_error() {
-    let options = EpisodeOptions { max_invalid_actions: 3, hide_ground_truth: true };
+    let options = EpisodeOptions { max_invalid_actions: 3, hide_ground_truth: true, ..Default::default() };
     let mut ep = Episode::with_options(TaskId::Hard, 5, "lim", options);
     let bad = json!({"action_type": "nope"});
     assert!(ep.step_json(&bad).is_err());
@@ -134,7 +134,9 @@ fn reset_parameters_are_validated() {
     let ok = ResetParams::from_json(&json!({"task": "hard", "seed": 18446744073709551615u64, "episode_id": "e", "prompt": "x", "compact": true})).unwrap();
     assert_eq!(ok.task_id, Some(TaskId::Hard));
     assert_eq!(ok.seed, Some(u64::MAX));
-    assert_eq!(ok.ignored_keys, vec!["compact".to_string(), "prompt".to_string()]);
+    assert!(ok.compact);
+    assert_eq!(ok.ignored_keys, vec!["prompt".to_string()]);
+    assert!(!ResetParams::from_json(&json!({"compact": null})).unwrap().compact);
     assert_eq!(
         ResetParams::from_json(&json!({"task_id": "easy", "task": "easy"})).unwrap().task_id,
         Some(TaskId::Easy)
@@ -156,6 +158,8 @@ fn reset_parameters_are_validated() {
         (json!({"episode_id": ""}), "episode_id"),
         (json!({"episode_id": "e".repeat(256)}), "episode_id"),
         (json!({"episode_id": 5}), "episode_id"),
+        (json!({"compact": "yes"}), "compact"),
+        (json!({"compact": 1}), "compact"),
         (json!([1]), "reset"),
     ] {
         assert_eq!(ResetParams::from_json(&bad).unwrap_err().field, field, "{bad}");
@@ -238,5 +242,44 @@ proptest! {
             }
         }
         let _ = ResetParams::from_json(&actions[0]);
+    }
+}
+
+#[test]
+fn compact_episodes_leave_only_the_constant_fields_out_of_step_observations() {
+    let compact = EpisodeOptions { compact: true, ..Default::default() };
+    for task in TaskId::ALL {
+        let mut full = Episode::new(task, 21, "c");
+        let mut lean = Episode::with_options(task, 21, "c", compact);
+        assert_eq!(
+            serde_json::to_value(full.reset_observation(Vec::new())).unwrap(),
+            serde_json::to_value(lean.reset_observation(Vec::new())).unwrap(),
+            "the reset observation is whole"
+        );
+        for action in [
+            json!({"action_type": "read_config"}),
+            json!({"action_type": "nope"}),
+            json!({"action_type": "run_sanity_check", "sanity_check_type": "class_balance"}),
+            json!({"action_type": "submit_diagnosis", "failure_category": "config_error", "root_cause_file": "config.yaml",
+                   "root_cause_field": "optimizer.learning_rate", "diagnosis": "d", "proposed_fix": "f"}),
+        ] {
+            let (a, b) = (full.step_json(&action), lean.step_json(&action));
+            let (a, b) = match (a, b) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!((a.reward, a.done), (b.reward, b.done));
+                    (
+                        serde_json::to_value(&a.observation).unwrap(),
+                        serde_json::to_value(&b.observation).unwrap(),
+                    )
+                }
+                (Err(a), Err(b)) => (json!(a.to_string()), json!(b.to_string())),
+                other => panic!("{task:?} {action}: {other:?}"),
+            };
+            let mut expected = a;
+            if let Some(o) = expected.as_object_mut() {
+                assert!(o.remove("task_description").is_some() && o.remove("available_artifacts").is_some());
+            }
+            assert_eq!(expected, b, "{task:?} {action}");
+        }
     }
 }

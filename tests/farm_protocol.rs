@@ -60,6 +60,41 @@ async fn websocket_plays_an_episode_and_resets_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compact_episodes_over_websocket_and_http() {
+    let server = start(settings()).await;
+    let mut ws = server.ws().await;
+    let reset =
+        request(&mut ws, json!({"type": "reset", "data": {"task_id": "easy", "seed": 3, "compact": true}}))
+            .await;
+    let obs = &reset["data"]["observation"];
+    assert!(obs["task_description"].is_string() && obs["available_artifacts"].as_array().unwrap().len() == 6);
+    assert_eq!(obs["messages"], json!([]), "compact is a known key, not an ignored one");
+    let step = request(&mut ws, json!({"type": "step", "data": {"action_type": "read_config"}})).await;
+    let obs = step["data"]["observation"].as_object().unwrap();
+    assert!(!obs.contains_key("task_description") && !obs.contains_key("available_artifacts"));
+    assert_eq!(obs["last_action_result"]["artifact"], "config.yaml");
+    // a reset without it is whole again
+    request(&mut ws, json!({"type": "reset", "data": {"task_id": "easy", "seed": 3}})).await;
+    let step = request(&mut ws, json!({"type": "step", "data": {"action_type": "read_config"}})).await;
+    assert!(step["data"]["observation"]["task_description"].is_string());
+
+    let http = Http::new(&server);
+    let (_, headers, _) =
+        http.post("/reset", None, json!({"task_id": "hard", "seed": 4, "compact": true})).await;
+    let id = headers["x-session-id"].to_str().unwrap().to_string();
+    let (status, _, body) =
+        http.post("/step", Some(&id), json!({"action": {"action_type": "read_config"}})).await;
+    assert_eq!(status, 200);
+    assert!(
+        body["observation"].get("task_description").is_none()
+            && body["observation"].get("available_artifacts").is_none()
+    );
+    let (status, _, body) = http.post("/reset", None, json!({"compact": "yes"})).await;
+    assert_eq!((status, body["error"]["details"]["field"].clone()), (422, json!("compact")));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_bad_input_gets_error_frames_and_the_socket_stays_open() {
     let server = start(settings()).await;
     let mut ws = server.ws().await;

@@ -261,6 +261,9 @@ pub struct ResetParams {
     pub task_id: Option<TaskId>,
     pub seed: Option<u64>,
     pub episode_id: Option<String>,
+    /// Step observations of this episode leave out the constant fields
+    /// (`task_description`, `available_artifacts`); the reset observation keeps them.
+    pub compact: bool,
     /// Keys that were ignored, sorted.
     pub ignored_keys: Vec<String>,
 }
@@ -312,12 +315,17 @@ impl ResetParams {
             }
             Some(_) => return Err(ValidationError::new("episode_id", "must be a string")),
         };
+        let compact = match present(obj, "compact") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(ValidationError::new("compact", "must be a boolean")),
+        };
         let mut ignored_keys: Vec<String> = obj
             .keys()
-            .filter(|k| !matches!(k.as_str(), "task_id" | "task" | "seed" | "episode_id"))
+            .filter(|k| !matches!(k.as_str(), "task_id" | "task" | "seed" | "episode_id" | "compact"))
             .map(|k| truncate(k))
             .collect();
         ignored_keys.sort();
-        Ok(ResetParams { task_id, seed, episode_id, ignored_keys })
+        Ok(ResetParams { task_id, seed, episode_id, compact, ignored_keys })
     }
 }

@@ -17,6 +17,8 @@ pub struct EpisodeOptions {
     pub max_invalid_actions: u32,
     /// Leave `ground_truth` out of the end object.
     pub hide_ground_truth: bool,
+    /// Leave the constant fields out of step observations (`compact` at reset).
+    pub compact: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -130,7 +132,19 @@ impl Episode {
 
     /// The observation returned by reset, with the given notices.
     pub fn reset_observation(&self, messages: Vec<String>) -> Observation {
-        self.observation(ActionResult::Reset(ResetResult { action_type: "reset" }), messages)
+        let mut o = self.observation(ActionResult::Reset(ResetResult { action_type: "reset" }), messages);
+        // even a compact episode shows its brief and artifacts once
+        o.task_description = Some(Brief(self.world.task));
+        o.available_artifacts = Some(self.available_artifacts());
+        o
+    }
+
+    fn available_artifacts(&self) -> AvailableArtifacts {
+        let w = &self.world;
+        AvailableArtifacts {
+            task: w.task,
+            last_modified: w.upload_offsets.map(|offset| w.uploaded_at + u64::from(offset)),
+        }
     }
 
     /// Applies one JSON action.
@@ -398,7 +412,7 @@ impl Episode {
         let c = w.config();
         Observation {
             task_id: w.task,
-            task_description: Brief(w.task),
+            task_description: (!self.options.compact).then_some(Brief(w.task)),
             run_id: w.run_id_hex(),
             run_summary: RunSummary {
                 model: c.model,
@@ -406,10 +420,7 @@ impl Episode {
                 task_type: c.task_type,
                 status: w.task.status_line(),
             },
-            available_artifacts: AvailableArtifacts {
-                task: w.task,
-                last_modified: w.upload_offsets.map(|offset| w.uploaded_at + u64::from(offset)),
-            },
+            available_artifacts: (!self.options.compact).then(|| self.available_artifacts()),
             artifacts_read: self.artifacts_read.clone(),
             last_action_result,
             step_count: self.step_count,

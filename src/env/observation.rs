@@ -154,10 +154,14 @@ impl Serialize for Brief {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Observation {
     pub task_id: TaskId,
-    pub task_description: Brief,
+    /// Absent from the step observations of a compact episode (constant per task).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_description: Option<Brief>,
     pub run_id: String,
     pub run_summary: RunSummary,
-    pub available_artifacts: AvailableArtifacts,
+    /// Absent from the step observations of a compact episode (constant per episode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available_artifacts: Option<AvailableArtifacts>,
     pub artifacts_read: Vec<ArtifactName>,
     pub last_action_result: ActionResult,
     pub step_count: u32,

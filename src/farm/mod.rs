@@ -117,6 +117,7 @@ impl Farm {
         EpisodeOptions {
             max_invalid_actions: self.settings.max_invalid_actions,
             hide_ground_truth: self.settings.hide_ground_truth,
+            compact: false,
         }
     }
     fn supervisor(&self) -> Option<ActorRef<SupervisorMsg>> {
@@ -237,7 +238,7 @@ impl Farm {
         let episode_id = params
             .episode_id
             .unwrap_or_else(|| format!("{:016x}{:016x}", id::random_u64(), id::random_u64()));
-        let request = ResetRequest { task, seed, episode_id, messages };
+        let request = ResetRequest { task, seed, episode_id, compact: params.compact, messages };
         entry.status.touch(self.now_ms());
         self.call(entry, |reply| SessionMsg::Reset(request, reply)).await
     }

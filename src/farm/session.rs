@@ -21,6 +21,7 @@ pub struct ResetRequest {
     pub task: TaskId,
     pub seed: u64,
     pub episode_id: String,
+    pub compact: bool,
     pub messages: Vec<String>,
 }
 
@@ -91,7 +92,8 @@ impl SessionState {
             a.metrics.session_active(Some(r.task)).increment(1.0);
             a.status.set_task(r.task);
         }
-        let episode = Episode::with_options(r.task, r.seed, r.episode_id, a.options);
+        let options = EpisodeOptions { compact: r.compact, ..a.options };
+        let episode = Episode::with_options(r.task, r.seed, r.episode_id, options);
         let observation = episode.reset_observation(r.messages);
         a.status.set_episode_open(true);
         a.status.set_step_count(0);

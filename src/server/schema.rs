@@ -111,12 +111,12 @@ pub fn observation_schema() -> Value {
         "type": "object",
         "properties": {
             "task_id": {"type": "string", "enum": names(&TaskId::ALL, TaskId::as_str)},
-            "task_description": {"type": "string"},
+            "task_description": {"type": "string", "description": "absent from step observations of an episode reset with compact: true"},
             "run_id": {"type": "string", "pattern": "^[0-9a-f]+$"},
             "run_summary": {"type": "object", "properties": {
                 "model": {"type": "string"}, "dataset": {"type": "string"},
                 "task_type": {"type": "string"}, "status": {"type": "string"}}},
-            "available_artifacts": {"type": "array", "items": {"type": "object", "properties": {
+            "available_artifacts": {"type": "array", "description": "absent from step observations of an episode reset with compact: true", "items": {"type": "object", "properties": {
                 "name": {"type": "string"}, "description": {"type": "string"},
                 "size_hint": {"type": "string"}, "last_modified": {"type": "string"}}}},
             "artifacts_read": {"type": "array", "items": {"type": "string"}},
@@ -129,8 +129,7 @@ pub fn observation_schema() -> Value {
             "seed": {"type": "integer", "minimum": 0},
             "episode_id": {"type": "string"}
         },
-        "required": ["task_id", "task_description", "run_id", "run_summary", "available_artifacts",
-                     "artifacts_read", "last_action_result", "step_count", "max_steps", "done",
+        "required": ["task_id", "run_id", "run_summary", "artifacts_read", "last_action_result", "step_count", "max_steps", "done",
                      "truncated", "messages", "seed", "episode_id"],
         "additionalProperties": false
     })
@@ -178,7 +177,8 @@ pub fn openapi() -> Value {
         "paths": {
             "/reset": {"post": {"summary": "Start or reset a session's episode", "parameters": session_param,
                 "requestBody": json_body(json!({"type": "object", "properties": {
-                    "task_id": {"type": "string"}, "seed": {"type": "integer", "minimum": 0}, "episode_id": {"type": "string"}}})),
+                    "task_id": {"type": "string"}, "seed": {"type": "integer", "minimum": 0}, "episode_id": {"type": "string"},
+                    "compact": {"type": "boolean", "description": "step observations leave out task_description and available_artifacts"}}})),
                 "responses": {"200": {"description": "the reset observation", "content": {"application/json": {"schema": reset_response}}}}}},
             "/step": {"post": {"summary": "Apply one action", "parameters": session_param,
                 "requestBody": json_body(json!({"type": "object", "properties": {"action": action_schema(),

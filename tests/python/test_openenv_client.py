@@ -61,3 +61,15 @@ def test_step_errors_reach_the_stock_client(server):
         with pytest.raises(RuntimeError, match="VALIDATION_ERROR"):
             env.step({"action_type": "read_everything"})
         assert env.step({"action_type": "read_config"}).reward == 0.02
+
+
+def test_stock_client_plays_a_compact_episode(server):
+    full, _ = play_ws(server.url, "medium", 23)
+    with GenericEnvClient(base_url=server.url).sync() as env:
+        r = env.reset(task_id="medium", seed=23, episode_id="py-medium-23", compact=True)
+        assert r.observation == full[0][0], "the reset observation is whole"
+        for i, action in enumerate(script("medium"), start=1):
+            r = env.step(action)
+            lean = dict(full[i][0])
+            del lean["task_description"], lean["available_artifacts"]
+            assert (r.observation, r.reward, r.done) == (lean, full[i][1], full[i][2])
