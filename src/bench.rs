@@ -263,9 +263,7 @@ fn ends_episode(reply: &str) -> bool {
     reply.trim_end_matches('}').ends_with("\"done\":true")
 }
 
-async fn ws_connect(
-    url: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+async fn ws_connect(url: &str) -> Ws {
     let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
     config.read_buffer_size = 16 * 1024; // replies are 5-8 KB: one read each
     tokio_tungstenite::connect_async_with_config(url, Some(config), true).await.expect("ws connects").0
@@ -277,6 +275,19 @@ struct ClientRun {
     /// Round trips, in seconds.
     latencies: Vec<f64>,
     errors: u64,
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Sends one text message and waits for a text reply: the reply and the round
+/// trip in seconds, or None when the connection failed or answered otherwise.
+async fn round_trip(ws: &mut Ws, text: &str) -> Option<(tokio_tungstenite::tungstenite::Utf8Bytes, f64)> {
+    let started = Instant::now();
+    ws.send(Message::Text(text.into())).await.ok()?;
+    match ws.next().await {
+        Some(Ok(Message::Text(reply))) => Some((reply, started.elapsed().as_secs_f64())),
+        _ => None,
+    }
 }
 
 /// Runs `connections` clients for `duration`, then stops them and gathers
@@ -308,18 +319,11 @@ async fn run_echo(url: &str, connections: usize, duration: Duration) -> ClientRu
             let mut run = ClientRun::default();
             let request = json!({"type": "step", "data": {"action_type": "run_sanity_check", "sanity_check_type": "loss_trajectory"}}).to_string();
             while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                if ws.send(Message::Text(request.clone().into())).await.is_err() {
+                let Some((_, seconds)) = round_trip(&mut ws, &request).await else {
                     run.errors += 1;
                     break;
-                }
-                match ws.next().await {
-                    Some(Ok(Message::Text(_))) => run.latencies.push(t.elapsed().as_secs_f64()),
-                    _ => {
-                        run.errors += 1;
-                        break;
-                    }
-                }
+                };
+                run.latencies.push(seconds);
             }
             run
         }
@@ -339,30 +343,26 @@ async fn run_farm_ws(
         async move {
             let mut ws = ws_connect(&url).await;
             let mut run = ClientRun::default();
-            let reply = |m: Option<Result<Message, _>>| match m {
-                Some(Ok(Message::Text(t))) if t.starts_with("{\"type\":\"observation\"") => Some(t),
-                _ => None,
-            };
+            let is_observation = |reply: &str| reply.starts_with("{\"type\":\"observation\"");
             'episodes: for script in scripts.iter().cycle().skip(c) {
-                if stop.load(Ordering::Relaxed)
-                    || ws.send(Message::Text(script.ws_reset.clone().into())).await.is_err()
-                    || reply(ws.next().await).is_none()
-                {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                if !round_trip(&mut ws, &script.ws_reset).await.is_some_and(|(r, _)| is_observation(&r)) {
+                    run.errors += 1;
                     break;
                 }
                 for (i, step) in script.ws_steps.iter().enumerate() {
                     if stop.load(Ordering::Relaxed) {
                         break 'episodes;
                     }
-                    let t0 = Instant::now();
-                    if ws.send(Message::Text(step.clone().into())).await.is_err() {
-                        break 'episodes;
-                    }
-                    let Some(text) = reply(ws.next().await) else {
+                    let Some((text, seconds)) =
+                        round_trip(&mut ws, step).await.filter(|(r, _)| is_observation(r))
+                    else {
                         run.errors += 1;
                         break 'episodes;
                     };
-                    run.latencies.push(t0.elapsed().as_secs_f64());
+                    run.latencies.push(seconds);
                     if ends_episode(&text) != (i + 1 == script.ws_steps.len()) {
                         run.errors += 1;
                         break;
@@ -571,21 +571,12 @@ pub async fn run(args: &BenchArgs) -> Report {
         let (url, stop) = (format!("ws://{}/ws", farm.addr), stop.clone());
         tokio::spawn(async move {
             let mut ws = ws_connect(&url).await;
-            let _ = ws
-                .send(Message::Text(json!({"type": "reset", "data": {"seed": 1}}).to_string().into()))
-                .await;
-            let _ = ws.next().await;
+            let _ = round_trip(&mut ws, &json!({"type": "reset", "data": {"seed": 1}}).to_string()).await;
             let mut lat = Vec::new();
-            let state = json!({"type": "step", "data": {"action_type": "run_sanity_check", "sanity_check_type": "class_balance"}}).to_string();
+            let check = json!({"type": "step", "data": {"action_type": "run_sanity_check", "sanity_check_type": "class_balance"}}).to_string();
             while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                if ws.send(Message::Text(state.clone().into())).await.is_err() {
-                    break;
-                }
-                if !matches!(ws.next().await, Some(Ok(Message::Text(_)))) {
-                    break;
-                }
-                lat.push(t.elapsed().as_secs_f64());
+                let Some((_, seconds)) = round_trip(&mut ws, &check).await else { break };
+                lat.push(seconds);
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
             lat

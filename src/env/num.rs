@@ -187,25 +187,34 @@ pub fn civil(unix: u64) -> (u64, u64, u64, u64, u64, u64) {
     (year, month, day, secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
-/// Appends `2026-03-14<sep>09:12:03`.
-pub fn push_time(out: &mut String, unix: u64, sep: char) {
+/// Writes `2026-03-14<sep>09:12:03Z` on the stack: the one formatter behind
+/// the log's times and the observations' timestamps.
+fn write_time(buf: &mut [u8; 20], unix: u64, sep: u8) -> &str {
     let (y, mo, d, h, mi, s) = civil(unix);
-    push_padded(out, y, 4);
-    out.push('-');
-    push_padded(out, mo, 2);
-    out.push('-');
-    push_padded(out, d, 2);
-    out.push(sep);
-    push_padded(out, h, 2);
-    out.push(':');
-    push_padded(out, mi, 2);
-    out.push(':');
-    push_padded(out, s, 2);
+    let mut at = 0;
+    for (value, width, after) in
+        [(y, 4, b'-'), (mo, 2, b'-'), (d, 2, sep), (h, 2, b':'), (mi, 2, b':'), (s, 2, b'Z')]
+    {
+        let mut v = value;
+        for i in (0..width).rev() {
+            buf[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        buf[at + width] = after;
+        at += width + 1;
+    }
+    // only ASCII digits and separators were written
+    std::str::from_utf8(&buf[..]).unwrap_or_default()
+}
+
+/// Appends `2026-03-14<sep>09:12:03`.
+pub fn push_time(out: &mut String, unix: u64, sep: u8) {
+    out.push_str(&write_time(&mut [0; 20], unix, sep)[..19]);
 }
 
 /// `2026-03-14T09:12:03Z`
 pub fn iso_time(unix: u64) -> String {
-    IsoTime(unix).as_str(&mut [0; 20]).to_string()
+    write_time(&mut [0; 20], unix, b'T').to_string()
 }
 
 /// A unix time that serialises as `2026-03-14T09:12:03Z`, formatted on the
@@ -213,29 +222,9 @@ pub fn iso_time(unix: u64) -> String {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IsoTime(pub u64);
 
-impl IsoTime {
-    pub fn as_str(self, buf: &mut [u8; 20]) -> &str {
-        let (y, mo, d, h, mi, s) = civil(self.0);
-        let mut at = 0;
-        for (value, width, sep) in
-            [(y, 4, b'-'), (mo, 2, b'-'), (d, 2, b'T'), (h, 2, b':'), (mi, 2, b':'), (s, 2, b'Z')]
-        {
-            let mut v = value;
-            for i in (0..width).rev() {
-                buf[at + i] = b'0' + (v % 10) as u8;
-                v /= 10;
-            }
-            buf[at + width] = sep;
-            at += width + 1;
-        }
-        // only ASCII digits and separators were written
-        std::str::from_utf8(&buf[..]).unwrap_or_default()
-    }
-}
-
 impl serde::Serialize for IsoTime {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str(&mut [0; 20]))
+        s.serialize_str(write_time(&mut [0; 20], self.0, b'T'))
     }
 }
 
@@ -251,7 +240,7 @@ mod time_tests {
             "\"2025-12-31T23:59:59Z\""
         );
         let mut log = String::new();
-        super::push_time(&mut log, 1_767_225_599, ' ');
+        super::push_time(&mut log, 1_767_225_599, b' ');
         assert_eq!(log, "2025-12-31 23:59:59");
     }
 }

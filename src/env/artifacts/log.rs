@@ -51,7 +51,7 @@ impl Writer {
     /// Starts a line: timestamp and level; the caller appends the message and calls `end`.
     fn begin(&mut self, t: u64, level: &str) -> usize {
         let start = self.log.text.len();
-        push_time(&mut self.log.text, t, ' ');
+        push_time(&mut self.log.text, t, b' ');
         self.log.text.push(' ');
         self.log.text.push_str(level);
         for _ in level.len()..7 {
