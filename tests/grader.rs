@@ -208,10 +208,15 @@ fn penalties_clamp_and_rounding_follow_the_spec() {
     // 0.25 earned; shortfall 0.75; penalty -0.375; clamped at 0
     assert_eq!((score, b.hard_task_penalty), (Bp(0), Bp(-3_750)));
 
-    // Rounding toward zero: a one-of-two-concepts fix on data_leakage_overlap earns 1500 exactly,
+    // Rounding toward zero: a right fix that also proposes one other fault's fix keeps half,
+    // a seed alone (it would make validation a subset of test) earns nothing,
     // and the hard penalty halves an odd shortfall toward zero.
     let o = World::generate(TaskId::Medium, seeds_of(BugKind::DataLeakageOverlap, 1)[0]);
-    assert_eq!(fix_award(&o, "Use a fixed random_state=42."), 1_500);
+    assert_eq!(
+        fix_award(&o, "Split once with random_state=42. Also lower the learning rate to 1e-4."),
+        1_500
+    );
+    assert_eq!(fix_award(&o, "Use a fixed random_state=42."), 0);
     let label = World::generate(TaskId::Hard, seeds_of(BugKind::LabelEncoderMismatch, 1)[0]);
     let mut d = diagnosis(&label, "", "Reuse the same training label encoder at evaluation.");
     d.root_cause_file = "config.yaml".into();
