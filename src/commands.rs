@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::env::artifacts::render;
 use crate::env::grader::{GroundTruth, ground_truth};
 use crate::env::observation::ActionResult;
-use crate::env::{Action, ArtifactName, Episode, Observation, TaskId};
+use crate::env::{Action, ArtifactName, Episode, EpisodeOptions, Observation, TaskId};
 
 /// The episode id the offline commands use, so their output is deterministic.
 pub fn cli_episode_id(task: TaskId, seed: u64) -> String {
@@ -100,7 +100,8 @@ pub fn grade(task: TaskId, seed: u64, diagnosis: &str) -> Result<String, String>
             ));
         }
     };
-    let mut ep = Episode::new(task, seed, cli_episode_id(task, seed));
+    let options = EpisodeOptions { reveal_answers: true, ..EpisodeOptions::default() };
+    let mut ep = Episode::with_options(task, seed, cli_episode_id(task, seed), options);
     let end = ep.submit_offline(&d);
     debug_assert!(matches!(end, ActionResult::End(_)));
     Ok(serde_json::to_string_pretty(&end).expect("end object serialises") + "\n")

@@ -86,7 +86,7 @@ fn m(result: &checks::CheckResult) -> Value {
 
 /// Whether `ident` occurs as a whole identifier ([A-Za-z0-9_] run) in `text`.
 fn has_identifier(text: &str, ident: &str) -> bool {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).any(|t| t == ident)
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).any(|t| t.eq_ignore_ascii_case(ident))
 }
 
 /// The checks each bug moves, and to what; every other check passes (class_balance
@@ -356,7 +356,8 @@ fn check_episode(task: TaskId, seed: u64) {
 
     // ---- every accepted field form appears in the artifacts ----------------------
     let bug_file = render(&w, w.bug.file());
-    for form in accepted_forms(&w) {
+    for written in accepted_forms(&w) {
+        let form = mlops_debug_env::env::fields::normalise(&written);
         let as_path = ArtifactName::ALL
             .iter()
             .filter(|a| a.is_structured())

@@ -98,23 +98,3 @@ fn fix_corpus_meets_the_goals() {
     assert!(share(bounded) >= 0.97, "opposite and partial fixes bounded: {}", pct(bounded));
 }
 
-#[test]
-#[ignore]
-fn explain() {
-    let bug = BugKind::parse(&std::env::var("BUG").unwrap()).unwrap();
-    let fix = std::env::var("FIX").unwrap();
-    for w in worlds_of(bug).iter().take(2) {
-        println!("{:?}", mlops_debug_env::env::rubric::grade_fix(w, &fix, WEIGHT_FIX));
-    }
-}
-#[test]
-#[ignore]
-fn tokens() {
-    let fix = std::env::var("FIX").unwrap();
-    for s in mlops_debug_env::env::rubric::text::analyse(&fix) {
-        for t in &s.tokens {
-            println!("{:?} c{} n{} h{} o{}", t.kind, t.clause, t.negated as u8, t.hedged as u8, t.old as u8);
-        }
-        println!("--");
-    }
-}

@@ -15,8 +15,9 @@ use super::world::World;
 pub struct EpisodeOptions {
     /// End an open episode truncated at this many consecutive invalid actions (0: off).
     pub max_invalid_actions: u32,
-    /// Leave `ground_truth` out of the end object.
-    pub hide_ground_truth: bool,
+    /// Show the answer key after the end: `ground_truth`, the expected field
+    /// location, the fix concepts missing and other faults' fixes recognised.
+    pub reveal_answers: bool,
     /// Leave the constant fields out of step observations (`compact` at reset).
     pub compact: bool,
 }
@@ -57,6 +58,9 @@ pub struct Episode {
     options: EpisodeOptions,
     step_count: u32,
     artifacts_read: Vec<ArtifactName>,
+    /// Artifacts a field query found a field in: they count as looked at
+    /// for the investigation rule, without a read reward.
+    queried: Vec<ArtifactName>,
     checks_run: Vec<CheckKind>,
     reads: Vec<(ArtifactName, ReadKey)>,
     duplicate_reads: u32,
@@ -83,6 +87,7 @@ impl Episode {
             options,
             step_count: 0,
             artifacts_read: Vec::new(),
+            queried: Vec::new(),
             checks_run: Vec::new(),
             reads: Vec::new(),
             duplicate_reads: 0,
@@ -203,7 +208,11 @@ impl Episode {
                 self.read(artifact, "query_artifact", &mut messages)
             }
             Action::QueryArtifact { artifact, field_path: Some(path) } => {
-                (self.query(artifact, path, &mut messages), 0)
+                let result = self.query(artifact, path, &mut messages);
+                if matches!(&result, ActionResult::Query(q) if q.found) && !self.queried.contains(&artifact) {
+                    self.queried.push(artifact);
+                }
+                (result, 0)
             }
             Action::RunSanityCheck(kind) => {
                 let reward = if self.checks_run.contains(&kind) {
@@ -215,7 +224,7 @@ impl Episode {
                 (ActionResult::Check(checks::run(&self.world, kind)), reward)
             }
             Action::SubmitDiagnosis(d) => {
-                let (score, breakdown) = grader::grade(&self.world, &d, self.artifacts_read.len(), true);
+                let (score, breakdown) = grader::grade(&self.world, &d, self.artifacts_examined(), true);
                 self.total_reward += score.0;
                 self.finished = Some(Finished { truncated: false, score });
                 let end = self.end_object(EndStatus::Submitted, score, breakdown, None);
@@ -247,6 +256,11 @@ impl Episode {
         self.end_object(EndStatus::Submitted, score, breakdown, None)
     }
 
+    /// Distinct artifacts read or queried with a field found.
+    fn artifacts_examined(&self) -> usize {
+        self.artifacts_read.len() + self.queried.iter().filter(|a| !self.artifacts_read.contains(a)).count()
+    }
+
     /// The public state (never the bug or the fix).
     pub fn state(&self) -> State {
         State {
@@ -269,7 +283,7 @@ impl Episode {
 
     fn finish_truncated(&mut self, action_result: ActionResult) -> ActionResult {
         self.finished = Some(Finished { truncated: true, score: Bp(0) });
-        self.end_object(EndStatus::Truncated, Bp(0), Breakdown::UNGRADED, Some(action_result))
+        self.end_object(EndStatus::Truncated, Bp(0), Breakdown::ungraded(), Some(action_result))
     }
 
     fn end_object(
@@ -284,8 +298,8 @@ impl Episode {
             score,
             episode_return: Bp(self.total_reward),
             env_version: ENV_VERSION,
-            breakdown,
-            ground_truth: (!self.options.hide_ground_truth).then(|| grader::ground_truth(&self.world)),
+            breakdown: if self.options.reveal_answers { breakdown } else { breakdown.redacted() },
+            ground_truth: self.options.reveal_answers.then(|| grader::ground_truth(&self.world)),
             action_result: action_result.map(Box::new),
         }))
     }

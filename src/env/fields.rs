@@ -1,81 +1,288 @@
-//! Root-cause fields: each episode's accepted forms (canonical first) and the
-//! normalisation that compares answers to them as whole identifiers.
+//! Root-cause fields, grounded in the faulty statement (docs/GRADING.md).
+//!
+//! A config fault lives at a key path: the path, its last key, or a listed
+//! alias earns the field. A code fault lives in one or two statements of
+//! preprocessing.py: an answer earns the field when every part of it is an
+//! identifier on a faulty statement or a name qualifying it (the enclosing
+//! function, class, or the class of an object it uses), and it names the fault
+//! more specifically than any healthy statement: it contains the identifier
+//! that carries the fault, or it designates no healthy statement at all. The
+//! enclosing function alone earns half, where that function hosts no other
+//! fault of the task's pool. A list of several locations earns nothing unless
+//! every one of them is the fault's.
 
-use super::artifacts::code::names;
+use super::artifacts::code::{names, render_marked};
 use super::catalogue::{ArtifactName, BugKind};
+use super::locations::{Statement, statements};
 use super::world::World;
 
-/// The accepted forms of this episode's field, canonical form first. Each
-/// appears in the episode's artifacts (a test checks it).
-pub fn accepted_forms(w: &World) -> Vec<String> {
-    let n = names(w);
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    match w.bug {
-        BugKind::ExplodingLr => {
-            s(&["optimizer.learning_rate", "learning_rate", "lr", "training.optimizer.lr"])
-        }
-        BugKind::WrongOptimizer => s(&["optimizer.momentum", "momentum", "training.optimizer.momentum"]),
-        BugKind::BatchSizeOverflow => s(&["training.batch_size", "batch_size"]),
-        BugKind::DataLeakageScaler => vec![
-            format!("{}.fit_transform", n.normaliser_class),
-            "fit_transform".into(),
-            format!("{}.fit_transform", n.normaliser_var),
-        ],
-        BugKind::DataLeakageOverlap => s(&["train_test_split.random_state", "random_state"]),
-        BugKind::WrongSplitRatio => s(&["train_test_split.test_size", "test_size"]),
-        BugKind::LabelEncoderMismatch => vec![
-            "LabelEncoder.classes_".into(),
-            "classes_".into(),
-            format!("{}.classes_", n.encoder_var),
-            n.label_map_var.into(),
-        ],
-        BugKind::SilentMetricSwap => vec![
-            "metrics.val_accuracy".into(),
-            "metrics.test_accuracy".into(),
-            "val_accuracy".into(),
-            "test_accuracy".into(),
-            format!("{}.val_accuracy", n.results_var),
-            format!("{}.test_accuracy", n.results_var),
-        ],
-        BugKind::TokenizerVersionDrift => {
-            vec!["tokenizer.version".into(), format!("{}.version", n.eval_tokenizer_var)]
+/// Where in the code a fault sits, by the role of the function around it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeSite {
+    Split,
+    Scale,
+    Eval,
+}
+
+fn code_site(bug: BugKind) -> Option<CodeSite> {
+    match bug {
+        BugKind::ExplodingLr | BugKind::WrongOptimizer | BugKind::BatchSizeOverflow => None,
+        BugKind::DataLeakageOverlap | BugKind::WrongSplitRatio => Some(CodeSite::Split),
+        BugKind::DataLeakageScaler => Some(CodeSite::Scale),
+        BugKind::LabelEncoderMismatch | BugKind::SilentMetricSwap | BugKind::TokenizerVersionDrift => {
+            Some(CodeSite::Eval)
         }
     }
 }
 
-pub fn canonical_field(w: &World) -> String {
-    accepted_forms(w).swap_remove(0)
+/// The function the site's statements sit in, for this episode's code.
+pub fn site_function(w: &World, site: CodeSite) -> &'static str {
+    let n = names(w);
+    match site {
+        CodeSite::Split => n.split_fn,
+        CodeSite::Scale => n.scale_fn,
+        CodeSite::Eval => n.eval_fn,
+    }
 }
 
-/// Trim, lower-case, drop quotes and backticks, `x[k]` -> `x.k`, `::` and
-/// `->` -> `.`, and drop a leading artifact name followed by `:` or `.`.
+/// Config faults: the key path, then other accepted names.
+fn config_key(bug: BugKind) -> Option<(&'static str, &'static [&'static str])> {
+    match bug {
+        BugKind::ExplodingLr => Some(("optimizer.learning_rate", &["learning_rate", "lr"])),
+        BugKind::WrongOptimizer => Some(("optimizer.momentum", &["momentum"])),
+        BugKind::BatchSizeOverflow => Some(("training.batch_size", &["batch_size"])),
+        _ => None,
+    }
+}
+
+/// The identifiers that carry a code fault (lower case).
+fn fault_elements(w: &World) -> Vec<String> {
+    let n = names(w);
+    let v: Vec<&str> = match w.bug {
+        BugKind::DataLeakageScaler => vec!["fit_transform"],
+        BugKind::DataLeakageOverlap => vec!["x_val", "y_val"],
+        BugKind::WrongSplitRatio => vec!["test_size"],
+        BugKind::LabelEncoderMismatch => vec!["eval_class_order", n.label_map_var],
+        BugKind::SilentMetricSwap => vec!["val_accuracy", "test_accuracy"],
+        BugKind::TokenizerVersionDrift => vec![n.eval_tokenizer_var],
+        _ => vec![],
+    };
+    v.into_iter().map(str::to_string).collect()
+}
+
+/// Answers accepted besides the statement rule: the healthy side a label
+/// mapping must match, and the reported metric a swap corrupts.
+fn extra_forms(w: &World) -> Vec<String> {
+    let n = names(w);
+    match w.bug {
+        BugKind::LabelEncoderMismatch => {
+            vec!["labelencoder.classes_".into(), format!("{}.classes_", n.encoder_var), "classes_".into()]
+        }
+        BugKind::SilentMetricSwap => vec!["metrics.val_accuracy".into(), "metrics.test_accuracy".into()],
+        _ => vec![],
+    }
+}
+
+/// Names too generic to locate anything on their own.
+const GENERIC: &[&str] = &[
+    "for", "in", "return", "if", "else", "not", "and", "or", "lambda", "none", "true", "false", "enumerate", "len",
+    "range", "list", "dict", "float", "int", "str", "np", "x", "y", "self", "_", "print", "index", "label", "name",
+    "names", "split", "model",
+];
+
+/// The canonical field answer: it scores the field in full.
+pub fn canonical_field(w: &World) -> String {
+    if let Some((key, _)) = config_key(w.bug) {
+        return key.into();
+    }
+    let n = names(w);
+    match w.bug {
+        BugKind::DataLeakageScaler => format!("{}.fit_transform", n.normaliser_class),
+        BugKind::DataLeakageOverlap => format!("{}.X_val", n.split_fn),
+        BugKind::WrongSplitRatio => "train_test_split.test_size".into(),
+        BugKind::LabelEncoderMismatch => "EVAL_CLASS_ORDER".into(),
+        BugKind::SilentMetricSwap => format!("{}.val_accuracy", n.results_var),
+        _ => format!("{}.version", n.eval_tokenizer_var),
+    }
+}
+
+/// The fault's location as a person reads it.
+pub fn expected_location(w: &World) -> String {
+    if let Some((key, _)) = config_key(w.bug) {
+        return format!("config.yaml: {key}");
+    }
+    let (stmts, faulty) = code_statements(w);
+    faulty.iter().map(|&i| describe(&stmts[i])).collect::<Vec<_>>().join("; ")
+}
+
+fn describe(s: &Statement) -> String {
+    let head = if s.head.len() > 90 { format!("{} ...", &s.head[..s.head.floor_char_boundary(86)]) } else { s.head.clone() };
+    match &s.function {
+        Some(f) => format!("preprocessing.py line {}, in {f}(): {head}", s.line + 1),
+        None => format!("preprocessing.py line {}: {head}", s.line + 1),
+    }
+}
+
+/// The statements of the episode's code and the indices of the faulty ones.
+fn code_statements(w: &World) -> (Vec<Statement>, Vec<usize>) {
+    let (code, lines) = render_marked(w);
+    let stmts = statements(&code);
+    let faulty = stmts.iter().enumerate().filter(|(_, s)| lines.contains(&s.line)).map(|(i, _)| i).collect();
+    (stmts, faulty)
+}
+
+/// Trim, lower-case, drop quotes and backticks and a leading artifact name,
+/// read `x[k]`, `::`, `->` and `:` as `.`, `f(k=v)` as `f.k` and `x = ...` as `x`.
 pub fn normalise(answer: &str) -> String {
     let mut s: String =
         answer.trim().to_lowercase().chars().filter(|c| !matches!(c, '"' | '\'' | '`')).collect();
-    if s.contains(['[', ']', ':', '-']) {
-        s = s.replace("::", ".").replace("->", ".").replace('[', ".").replace(']', "");
-    }
     for a in ArtifactName::ALL {
-        if let Some(rest) = s.strip_prefix(a.as_str()).and_then(|r| r.strip_prefix([':', '.'])) {
-            s = rest.to_string();
+        if let Some(rest) = s.strip_prefix(a.as_str()) {
+            let rest = rest.trim_start_matches([':', '.', ' ', '>', '-']);
+            if !rest.is_empty() {
+                s = rest.to_string();
+            }
             break;
         }
     }
-    s.trim().to_string()
+    // an assignment names its target
+    if let Some((lhs, _)) = s.split_once('=')
+        && !lhs.contains('(')
+        && !lhs.trim().is_empty()
+    {
+        s = lhs.to_string();
+    }
+    // a call names the function and its keyword arguments
+    if let Some((f, args)) = s.split_once('(') {
+        let args = args.trim_end_matches(')');
+        let keys: Vec<&str> =
+            args.split(',').map(|a| a.split('=').next().unwrap_or("").trim()).filter(|a| !a.is_empty()).collect();
+        s = match (keys.len(), args.contains('=')) {
+            (1, true) => format!("{}.{}", f.trim(), keys[0]),
+            _ => f.trim().to_string(),
+        };
+    }
+    s = s.replace("::", ".").replace("->", ".").replace(':', ".").replace('[', ".").replace(']', "");
+    let parts: Vec<&str> = s.split('.').map(str::trim).filter(|p| !p.is_empty()).collect();
+    parts.join(".")
 }
 
-/// Whether an answer names this episode's field: as a whole (with `/` read
-/// as `.`), or as parts split at `/`, `,` and parentheses that are all accepted forms.
+/// How an answer (or one item of a list) earned the field.
+#[derive(Clone, Debug, PartialEq)]
+enum Hit {
+    Full(String),
+    Half(String),
+    Miss,
+}
+
+fn designates(parts: &[&str], s: &Statement) -> bool {
+    let on = |p: &&str| s.idents.iter().any(|i| i == p);
+    parts.iter().all(|p| on(p) || s.qualifiers.iter().any(|q| q == p))
+        && parts.iter().any(|p| on(p) && !GENERIC.contains(p))
+}
+
+fn grade_item(w: &World, item: &str, code: &(Vec<Statement>, Vec<usize>)) -> Hit {
+    if item.is_empty() {
+        return Hit::Miss;
+    }
+    if let Some((key, aliases)) = config_key(w.bug) {
+        let hit = item == key || aliases.contains(&item) || key.ends_with(&format!(".{item}"));
+        return if hit { Hit::Full(format!("config.yaml: {key}")) } else { Hit::Miss };
+    }
+    let (stmts, faulty) = code;
+    if extra_forms(w).iter().any(|f| f == item) {
+        let at = faulty.first().map(|&i| describe(&stmts[i])).unwrap_or_default();
+        return Hit::Full(at);
+    }
+    let parts: Vec<&str> = item.split('.').collect();
+    let elements = fault_elements(w);
+    let specific = parts.iter().any(|p| elements.iter().any(|e| e == p));
+    let healthy_too = || {
+        stmts.iter().enumerate().any(|(i, s)| !faulty.contains(&i) && designates(&parts, s))
+    };
+    for &i in faulty {
+        if designates(&parts, &stmts[i]) && (specific || !healthy_too()) {
+            return Hit::Full(describe(&stmts[i]));
+        }
+    }
+    let site = code_site(w.bug).expect("code faults have a site");
+    let shared = w.task.bug_pool().iter().any(|&b| b != w.bug && code_site(b) == Some(site));
+    if let [one] = parts.as_slice()
+        && !shared
+        && faulty.iter().any(|&i| stmts[i].function.as_deref() == Some(*one))
+    {
+        return Hit::Half(format!("preprocessing.py: {one}() (the function, not the statement)"));
+    }
+    Hit::Miss
+}
+
+/// The field's grade: credit in basis points of `weight`, and the location the answer was matched to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldGrade {
+    pub credit: i64,
+    pub matched: Option<String>,
+}
+
+pub fn grade_field(w: &World, answer: &str, weight: i64) -> FieldGrade {
+    let miss = FieldGrade { credit: 0, matched: None };
+    let code = if config_key(w.bug).is_some() { (Vec::new(), Vec::new()) } else { code_statements(w) };
+    // the answer as a whole, with `/` read as a path separator
+    let whole = normalise(&answer.replace('/', "."));
+    match grade_item(w, &whole, &code) {
+        Hit::Full(at) => return FieldGrade { credit: weight, matched: Some(at) },
+        Hit::Half(at) => return FieldGrade { credit: weight / 2, matched: Some(at) },
+        Hit::Miss => {}
+    }
+    // a list: every item must be the fault's
+    let items: Vec<String> = answer
+        .replace(" and ", ",")
+        .replace(" or ", ",")
+        .split([',', ';', '/', '&', '|', '\n'])
+        .map(normalise)
+        .filter(|i| !i.is_empty())
+        .collect();
+    if items.len() < 2 {
+        return miss;
+    }
+    let hits: Vec<Hit> = items.iter().map(|i| grade_item(w, i, &code)).collect();
+    if hits.iter().all(|h| matches!(h, Hit::Full(_))) {
+        let at = hits.iter().filter_map(|h| if let Hit::Full(a) = h { Some(a.clone()) } else { None });
+        let mut at: Vec<String> = at.collect();
+        at.dedup();
+        return FieldGrade { credit: weight, matched: Some(at.join("; ")) };
+    }
+    miss
+}
+
+/// Whether an answer earns the whole field.
 pub fn field_matches(w: &World, answer: &str) -> bool {
-    let accepted: Vec<String> = accepted_forms(w).iter().map(|f| normalise(f)).collect();
-    let norm = normalise(answer);
-    if norm.is_empty() {
-        return false;
+    grade_field(w, answer, 2).credit == 2
+}
+
+/// Answers that earn the whole field, canonical first (examples for tests
+/// and docs; the rule above is what decides).
+pub fn accepted_forms(w: &World) -> Vec<String> {
+    let mut out = vec![canonical_field(w)];
+    if let Some((key, aliases)) = config_key(w.bug) {
+        out.extend(aliases.iter().map(|a| a.to_string()));
+        out.push(format!("config.yaml:{key}"));
+        return out;
     }
-    if accepted.contains(&norm.replace('/', ".")) {
-        return true;
+    let n = names(w);
+    let site = site_function(w, code_site(w.bug).expect("code fault"));
+    match w.bug {
+        BugKind::DataLeakageScaler => {
+            out.extend([format!("{}.fit_transform", n.normaliser_var), format!("{site}.fit_transform")])
+        }
+        BugKind::DataLeakageOverlap => out.extend(["X_val".into(), "train_test_split.X_val".into()]),
+        BugKind::WrongSplitRatio => out.extend(["test_size".into(), format!("{site}.test_size")]),
+        BugKind::LabelEncoderMismatch => {
+            out.extend([n.label_map_var.to_string(), "LabelEncoder.classes_".into(), format!("{site}.{}", n.label_map_var)])
+        }
+        BugKind::SilentMetricSwap => {
+            out.extend(["val_accuracy".into(), format!("{}[\"test_accuracy\"]", n.results_var), "metrics.val_accuracy".into()])
+        }
+        _ => out.extend([n.eval_tokenizer_var.to_string(), format!("{site}.version")]),
     }
-    let parts: Vec<String> =
-        norm.split(['/', ',', '(', ')']).map(normalise).filter(|p| !p.is_empty()).collect();
-    !parts.is_empty() && parts.iter().all(|p| accepted.contains(p))
+    out
 }

@@ -5,9 +5,9 @@ use serde::{Serialize, Serializer};
 
 use super::artifacts::code::names;
 use super::catalogue::*;
-use super::fields::{canonical_field, field_matches};
+use super::fields::{canonical_field, expected_location, grade_field};
 use super::num::Sci2;
-use super::rubric::fix_credit;
+use super::rubric::grade_fix;
 use super::world::{Normaliser, OptimizerKind, World};
 
 /// Basis points (1 = 0.0001), written to JSON as a number with at most 4 decimals.
@@ -46,26 +46,75 @@ impl Component {
     const ZERO: Component = Component { awarded: Bp(0), correct: false };
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+/// The field component, with the location the answer was matched to.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FieldComponent {
+    pub awarded: Bp,
+    pub correct: bool,
+    /// Where the answer was matched (absent when it earned nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matched_location: Option<String>,
+    /// The fault's location: revealed only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_location: Option<String>,
+}
+
+/// The fix component, with the rubric concepts the fix asserted.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FixComponent {
+    pub awarded: Bp,
+    pub correct: bool,
+    pub concepts_found: Vec<&'static str>,
+    /// Concepts of the right fix it lacks: revealed only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concepts_missing: Option<Vec<&'static str>>,
+    /// Other faults whose fix it also proposed (each halves the credit): revealed only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_faults_proposed: Option<Vec<BugKind>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Breakdown {
     pub failure_category: Component,
     pub root_cause_file: Component,
-    pub root_cause_field: Component,
-    pub proposed_fix: Component,
+    pub root_cause_field: FieldComponent,
+    pub proposed_fix: FixComponent,
     pub investigation_penalty: Bp,
     pub hard_task_penalty: Bp,
 }
 
 impl Breakdown {
     /// What a truncated episode reports: nothing graded.
-    pub const UNGRADED: Breakdown = Breakdown {
-        failure_category: Component::ZERO,
-        root_cause_file: Component::ZERO,
-        root_cause_field: Component::ZERO,
-        proposed_fix: Component::ZERO,
-        investigation_penalty: Bp(0),
-        hard_task_penalty: Bp(0),
-    };
+    pub fn ungraded() -> Breakdown {
+        Breakdown {
+            failure_category: Component::ZERO,
+            root_cause_file: Component::ZERO,
+            root_cause_field: FieldComponent {
+                awarded: Bp(0),
+                correct: false,
+                matched_location: None,
+                expected_location: None,
+            },
+            proposed_fix: FixComponent {
+                awarded: Bp(0),
+                correct: false,
+                concepts_found: Vec::new(),
+                concepts_missing: None,
+                other_faults_proposed: None,
+            },
+            investigation_penalty: Bp(0),
+            hard_task_penalty: Bp(0),
+        }
+    }
+
+    /// Without what would reveal the answer: the expected location, the
+    /// missing concepts and which other faults' fixes were recognised.
+    pub fn redacted(mut self) -> Breakdown {
+        self.root_cause_field.expected_location = None;
+        self.proposed_fix.concepts_missing = None;
+        self.proposed_fix.other_faults_proposed = None;
+        self
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -176,8 +225,10 @@ pub fn grade(
 ) -> (Bp, Breakdown) {
     let category = if d.failure_category == w.bug.category() { WEIGHT_CATEGORY } else { 0 };
     let file = if file_matches(w, &d.root_cause_file) { WEIGHT_FILE } else { 0 };
-    let field = if field_matches(w, &d.root_cause_field) { WEIGHT_FIELD } else { 0 };
-    let fix = fix_credit(w, &d.proposed_fix, WEIGHT_FIX);
+    let field_grade = grade_field(w, &d.root_cause_field, WEIGHT_FIELD);
+    let field = field_grade.credit;
+    let fix_grade = grade_fix(w, &d.proposed_fix, WEIGHT_FIX);
+    let fix = fix_grade.credit;
     let sum = category + file + field + fix;
     let hard_task_penalty = if w.task == TaskId::Hard && sum < HARD_TASK_THRESHOLD {
         let shortfall =
@@ -195,9 +246,20 @@ pub fn grade(
     let breakdown = Breakdown {
         failure_category: component(category, WEIGHT_CATEGORY),
         root_cause_file: component(file, WEIGHT_FILE),
-        root_cause_field: component(field, WEIGHT_FIELD),
-        // correct at >= 0.8 of the weight
-        proposed_fix: component(fix, WEIGHT_FIX * 8 / 10),
+        root_cause_field: FieldComponent {
+            awarded: Bp(field),
+            correct: field >= WEIGHT_FIELD,
+            matched_location: field_grade.matched,
+            expected_location: Some(expected_location(w)),
+        },
+        proposed_fix: FixComponent {
+            awarded: Bp(fix),
+            // correct at >= 0.8 of the weight
+            correct: fix >= WEIGHT_FIX * 8 / 10,
+            concepts_found: fix_grade.found,
+            concepts_missing: Some(fix_grade.missing),
+            other_faults_proposed: Some(fix_grade.foreign),
+        },
         investigation_penalty: Bp(investigation_penalty),
         hard_task_penalty: Bp(hard_task_penalty),
     };

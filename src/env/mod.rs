@@ -8,6 +8,7 @@ pub mod checks;
 pub mod curves;
 pub mod episode;
 pub mod fields;
+pub mod locations;
 pub mod grader;
 pub mod models;
 pub mod num;

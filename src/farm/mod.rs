@@ -116,7 +116,7 @@ impl Farm {
     pub fn episode_options(&self) -> EpisodeOptions {
         EpisodeOptions {
             max_invalid_actions: self.settings.max_invalid_actions,
-            hide_ground_truth: self.settings.hide_ground_truth,
+            reveal_answers: !self.settings.hide_ground_truth,
             compact: false,
         }
     }

@@ -223,7 +223,7 @@ fn tokenizer_block(w: &World, out: &mut String) {
     }
 }
 
-fn split_block(w: &World, n: &CodeNames, out: &mut String) {
+fn split_block(w: &World, n: &CodeNames, out: &mut String, faults: &mut Vec<usize>) {
     let ts = plain_float(w.test_size());
     let stratify = |arg: &str| if has(w, OPT_STRATIFY) { format!(", stratify={arg}") } else { String::new() };
     def(w, out, &format!("{}(X, y)", n.split_fn), "Split into train, validation and test sets.");
@@ -231,12 +231,20 @@ fn split_block(w: &World, n: &CodeNames, out: &mut String) {
         let vs = plain_float(w.val_draw_permille as f64 / 1000.0);
         let _ = write!(
             out,
-            "    X_train, X_test, y_train, y_test = train_test_split(\n        X, y, test_size={ts}, random_state=None{}\n    )\n    _, X_val, _, y_val = train_test_split(\n        X, y, test_size={vs}, random_state=None{}\n    )\n",
-            stratify("y"),
+            "    X_train, X_test, y_train, y_test = train_test_split(\n        X, y, test_size={ts}, random_state=None{}\n    )\n",
+            stratify("y")
+        );
+        mark(out, faults);
+        let _ = write!(
+            out,
+            "    _, X_val, _, y_val = train_test_split(\n        X, y, test_size={vs}, random_state=None{}\n    )\n",
             stratify("y")
         );
     } else {
         let rs = w.random_state.unwrap_or(0);
+        if w.bug == BugKind::WrongSplitRatio {
+            mark(out, faults);
+        }
         let _ = write!(
             out,
             "    X_train, X_hold, y_train, y_hold = train_test_split(\n        X, y, test_size={ts}, random_state={rs}{}\n    )\n    X_val, X_test, y_val, y_test = train_test_split(\n        X_hold, y_hold, test_size=0.5, random_state={rs}{}\n    )\n",
@@ -247,7 +255,7 @@ fn split_block(w: &World, n: &CodeNames, out: &mut String) {
     out.push_str("    return (X_train, y_train), (X_val, y_val), (X_test, y_test)\n\n\n");
 }
 
-fn normalise_block(w: &World, n: &CodeNames, out: &mut String) {
+fn normalise_block(w: &World, n: &CodeNames, out: &mut String, faults: &mut Vec<usize>) {
     let v = n.normaliser_var;
     match w.normaliser {
         Normaliser::None => {}
@@ -270,7 +278,9 @@ fn normalise_block(w: &World, n: &CodeNames, out: &mut String) {
             let class = n.normaliser_class;
             if w.normaliser_fitted_before_split {
                 def(w, out, &format!("{}(X)", n.scale_fn), "Normalise the features.");
-                let _ = write!(out, "    {v} = {class}()\n    return {v}.fit_transform(X)\n\n\n");
+                let _ = writeln!(out, "    {v} = {class}()");
+                mark(out, faults);
+                let _ = write!(out, "    return {v}.fit_transform(X)\n\n\n");
             } else {
                 def(w, out, &format!("{}(X_train, X_val, X_test)", n.scale_fn), "Normalise the features.");
                 let _ = write!(
@@ -307,13 +317,14 @@ fn build_block(w: &World, n: &CodeNames, out: &mut String) {
     let _ = write!(out, "    return train, val, test, {}\n\n\n", n.encoder_var);
 }
 
-fn eval_block(w: &World, n: &CodeNames, out: &mut String) {
+fn eval_block(w: &World, n: &CodeNames, out: &mut String, faults: &mut Vec<usize>) {
     let text_eval = w.config().modality == Modality::Text && w.task != TaskId::Medium;
     let (lm, enc, res, et) = (n.label_map_var, n.encoder_var, n.results_var, n.eval_tokenizer_var);
     if w.bug == BugKind::LabelEncoderMismatch {
         let classes = w.classes();
         let order: Vec<String> =
             w.eval_order.iter().map(|&i| format!("\"{}\"", classes[i as usize])).collect();
+        mark(out, faults);
         let _ = write!(out, "EVAL_CLASS_ORDER = [{}]\n\n\n", order.join(", "));
     }
     let tok_param = if text_eval { ", tokenizer=None" } else { "" };
@@ -342,6 +353,9 @@ fn eval_block(w: &World, n: &CodeNames, out: &mut String) {
     let mut extra = String::new();
     if text_eval {
         let tok = w.tokenizer.expect("text models have a tokenizer");
+        if w.bug == BugKind::TokenizerVersionDrift {
+            mark(out, faults);
+        }
         let _ =
             writeln!(out, "    {et} = load_tokenizer(MODEL_NAME, version=\"{}\")", tok.eval_version.text());
         extra = format!(", {et}");
@@ -351,37 +365,58 @@ fn eval_block(w: &World, n: &CodeNames, out: &mut String) {
     } else {
         format!("{enc}.classes_")
     };
+    if w.bug == BugKind::LabelEncoderMismatch {
+        mark(out, faults);
+    }
     let _ = writeln!(out, "    {lm} = {{label: index for index, label in enumerate({source})}}");
     let _ = writeln!(out, "    val_acc, val_loss = score_split(model, val_set, {lm}, {enc}{extra})");
     let _ = writeln!(out, "    test_acc, test_loss = score_split(model, test_set, {lm}, {enc}{extra})");
     let (val_src, test_src) =
         if w.bug == BugKind::SilentMetricSwap { ("test_acc", "val_acc") } else { ("val_acc", "test_acc") };
-    let _ = write!(
-        out,
-        "    {res} = {{}}\n    {res}[\"val_loss\"] = val_loss\n    {res}[\"val_accuracy\"] = {val_src}\n    {res}[\"test_loss\"] = test_loss\n    {res}[\"test_accuracy\"] = {test_src}\n    return {res}\n\n\n"
-    );
+    let swapped = w.bug == BugKind::SilentMetricSwap;
+    let _ = write!(out, "    {res} = {{}}\n    {res}[\"val_loss\"] = val_loss\n");
+    if swapped {
+        mark(out, faults);
+    }
+    let _ = write!(out, "    {res}[\"val_accuracy\"] = {val_src}\n    {res}[\"test_loss\"] = test_loss\n");
+    if swapped {
+        mark(out, faults);
+    }
+    let _ = write!(out, "    {res}[\"test_accuracy\"] = {test_src}\n    return {res}\n\n\n");
+}
+
+/// Records that the next line written starts a faulty statement (0-based line index).
+fn mark(out: &str, faults: &mut Vec<usize>) {
+    faults.push(out.matches('\n').count());
 }
 
 pub fn render(w: &World) -> String {
+    render_marked(w).0
+}
+
+/// The file and the 0-based lines where the planted fault's statements start
+/// (none when the fault is not in this file): the grader's field locations.
+pub fn render_marked(w: &World) -> (String, Vec<usize>) {
     let n = names(w);
+    let mut faults = Vec::new();
     let mut out = String::with_capacity(4096);
     header(w, &mut out);
     if w.surface.eval_first {
-        eval_block(w, &n, &mut out);
+        eval_block(w, &n, &mut out, &mut faults);
     }
     load_block(w, &n, &mut out);
     encode_block(w, &n, &mut out);
     if w.config().modality == Modality::Text {
         tokenizer_block(w, &mut out);
     }
-    split_block(w, &n, &mut out);
-    normalise_block(w, &n, &mut out);
+    split_block(w, &n, &mut out, &mut faults);
+    normalise_block(w, &n, &mut out, &mut faults);
     build_block(w, &n, &mut out);
     if !w.surface.eval_first {
-        eval_block(w, &n, &mut out);
+        eval_block(w, &n, &mut out, &mut faults);
     }
     while out.ends_with("\n\n") {
         out.pop();
     }
-    out
+    (out, faults)
 }

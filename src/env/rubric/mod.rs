@@ -6,7 +6,7 @@
 //! that, two or more nothing.
 
 mod concepts;
-pub mod text;
+mod text;
 
 use concepts::{Fix, Strength, rubric};
 

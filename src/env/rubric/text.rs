@@ -5,7 +5,7 @@
 
 /// One token of a fix.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Word(String),
     /// A number; percentages are already divided by 100.
     Number(f64),
@@ -17,7 +17,7 @@ pub enum Kind {
 }
 
 #[derive(Clone, Debug)]
-pub struct Token {
+pub(crate) struct Token {
     pub kind: Kind,
     /// Clause within the sentence (clauses end at `;`, `,`, parentheses and
     /// conjunctions), for binding a direction word to its subject.
@@ -45,7 +45,7 @@ impl Token {
     }
 }
 
-pub struct Sentence {
+pub(crate) struct Sentence {
     pub tokens: Vec<Token>,
 }
 
@@ -532,7 +532,7 @@ fn sentence(kinds: Vec<Kind>) -> Sentence {
 }
 
 /// The fix as sentences of tokens.
-pub fn analyse(fix: &str) -> Vec<Sentence> {
+pub(crate) fn analyse(fix: &str) -> Vec<Sentence> {
     let mut sentences = Vec::new();
     let mut current = Vec::new();
     for k in lex(&normalise(fix)) {
@@ -548,11 +548,10 @@ pub fn analyse(fix: &str) -> Vec<Sentence> {
     sentences
 }
 
-/// A phrase occurrence: token range [start, end).
+/// A phrase occurrence: the index of its first token.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Span {
     pub start: usize,
-    pub end: usize,
 }
 
 impl Sentence {
@@ -571,7 +570,7 @@ impl Sentence {
                     .enumerate()
                     .all(|(k, p)| t[start + k].word().is_some_and(|w| word_matches(p, w)));
                 if hit && !t[start].hedged {
-                    out.push(Span { start, end: start + parts.len() });
+                    out.push(Span { start });
                 }
             }
         }
