@@ -130,6 +130,19 @@ fn the_invalid_action_limit_truncates_with_the_validation_error() {
 }
 
 #[test]
+fn reset_pins_the_benchmark_version() {
+    for pin in ["2.0.0", "2.0", "2", "v2.0.0"] {
+        assert!(ResetParams::from_json(&json!({"env_version": pin})).is_ok(), "{pin}");
+    }
+    for (pin, field) in [(json!("1.0.0"), "env_version"), (json!("2.1"), "env_version"), (json!(2), "env_version")] {
+        let err = ResetParams::from_json(&json!({"env_version": pin})).unwrap_err();
+        assert_eq!(err.field, field, "{pin}");
+    }
+    let err = ResetParams::from_json(&json!({"env_version": "1.0.0"})).unwrap_err();
+    assert!(err.reason.contains("2.0.0"), "the error names the server version: {}", err.reason);
+}
+
+#[test]
 fn reset_parameters_are_validated() {
     let ok = ResetParams::from_json(&json!({"task": "hard", "seed": 18446744073709551615u64, "episode_id": "e", "prompt": "x", "compact": true})).unwrap();
     assert_eq!(ok.task_id, Some(TaskId::Hard));

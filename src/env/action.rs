@@ -320,12 +320,33 @@ impl ResetParams {
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(ValidationError::new("compact", "must be a boolean")),
         };
+        // a pinned benchmark version: "2", "2.0" or "2.0.0" pin 2.0.0
+        match present(obj, "env_version") {
+            None => {}
+            Some(Value::String(v)) if pins(v, ENV_VERSION) => {}
+            Some(Value::String(v)) => {
+                return Err(ValidationError::new(
+                    "env_version",
+                    format!("this server runs env_version {ENV_VERSION}, not '{}'", truncate(v)),
+                ));
+            }
+            Some(_) => return Err(ValidationError::new("env_version", "must be a string such as \"2.0.0\"")),
+        }
         let mut ignored_keys: Vec<String> = obj
             .keys()
-            .filter(|k| !matches!(k.as_str(), "task_id" | "task" | "seed" | "episode_id" | "compact"))
+            .filter(|k| {
+                !matches!(k.as_str(), "task_id" | "task" | "seed" | "episode_id" | "compact" | "env_version")
+            })
             .map(|k| truncate(k))
             .collect();
         ignored_keys.sort();
         Ok(ResetParams { task_id, seed, episode_id, compact, ignored_keys })
     }
+}
+
+/// Whether a requested version ("2", "2.0", "2.0.0") names this one.
+fn pins(requested: &str, current: &str) -> bool {
+    let req: Vec<&str> = requested.trim_start_matches('v').split('.').collect();
+    let cur: Vec<&str> = current.split('.').collect();
+    !req.is_empty() && req.len() <= cur.len() && req.iter().zip(&cur).all(|(a, b)| a == b)
 }

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 /// Versions the generator, the catalogue, the rubrics and the observation keys.
-pub const ENV_VERSION: &str = "1.0.0";
+pub const ENV_VERSION: &str = "2.0.0";
 
 /// Seeds below this are the official evaluation set's range; training should use seeds >= it.
 pub const TRAINING_SEED_START: u64 = 1 << 32;
@@ -460,13 +460,21 @@ macro_rules! brief {
             "and submit_diagnosis, which ends the episode.\n\n",
             "Artifacts: config.yaml, train.log, dataset_stats.json, preprocessing.py, eval_results.json, model_card.json.\n\n",
             "Submit: failure_category (one of config_error, data_leakage, evaluation_bug, preprocessing_bug, label_mismatch, ",
-            "architecture_bug), root_cause_file (one of the six artifact names), root_cause_field (one field, as a dot path ",
-            "such as training.batch_size or a code form such as Class.attribute; naming several fields scores nothing), ",
-            "diagnosis (free text, recorded, not scored) and proposed_fix (a concrete change with values).\n\n",
+            "architecture_bug), root_cause_file (one of the six artifact names), root_cause_field, diagnosis (free text, ",
+            "recorded, not scored) and proposed_fix (a concrete change with values).\n\n",
+            "Naming root_cause_field: the one place the fault lives. In config.yaml, the key's dot path, for example ",
+            "data.num_workers. In code, an identifier on the faulty statement itself: the variable it assigns, the function ",
+            "it calls or that call's keyword argument, the dictionary key or the constant it writes; qualify it with the ",
+            "enclosing function, the object or the class when the bare name also occurs on healthy lines, for example ",
+            "augment_batch.crop_size or metrics[\"f1\"] (made-up examples). The enclosing function's name alone earns half ",
+            "the field where that function holds no other possible fault; several places, or a name that fits healthy lines ",
+            "as well as the faulty one, earn nothing.\n\n",
             "Scoring: category 0.15, file 0.25, field 0.30, fix up to 0.30 (the concepts of the right fix, with values in a ",
-            "healthy range; proposing fixes for several different faults earns nothing for them). Reading fewer than 3 ",
-            "distinct artifacts before submitting costs 0.05. Step rewards: first read of an artifact +0.02, a read identical ",
-            "to an earlier one -0.02, first run of a sanity check type +0.01, anything else 0.",
+            "healthy range, in your own words; proposing a fix for another fault as well halves the fix credit, for two ",
+            "or more it earns nothing). Reading fewer than 3 distinct artifacts before submitting costs 0.05; a ",
+            "query_artifact with field_path that finds its field counts as looking at that artifact (it earns no read ",
+            "reward). Step rewards: first read of an artifact +0.02, a read identical to an earlier one -0.02, first run ",
+            "of a sanity check type +0.01, anything else 0.",
             $extra,
             "\n\nSanity check results are PASS, WARN, ANOMALY or FAIL. Thresholds: gradient_norms WARN above 5.0, ANOMALY above ",
             "10.0, non-finite, or last/first above 3.0; loss_trajectory ANOMALY when diverging (non-finite, or last/first ",
@@ -485,9 +493,10 @@ macro_rules! brief {
 
 const BRIEF_EASY: &str = brief!(
     "You are a senior ML engineer. A training run produced poor results and exactly one fault in its setup is \
-     responsible. In this task the fault is a configuration error in config.yaml: one of exploding_lr (a learning \
-     rate orders of magnitude too large), wrong_optimizer (SGD with a momentum that prevents convergence) or \
-     batch_size_overflow (a batch size larger than the training split). The run may also show benign warnings that \
+     responsible. In this task the fault is a configuration error in config.yaml: one of exploding_lr \
+     (failure_category config_error: a learning rate orders of magnitude too large), wrong_optimizer (config_error: \
+     SGD with a momentum that prevents convergence) or batch_size_overflow (config_error: a batch size larger than \
+     the training split). The run may also show benign warnings that \
      are not the fault. Find the fault and submit a structured diagnosis.",
     ""
 );
@@ -495,9 +504,9 @@ const BRIEF_EASY: &str = brief!(
 const BRIEF_MEDIUM: &str = brief!(
     "You are a senior ML engineer. A training run reports numbers that do not hold up, and exactly one fault in its \
      data pipeline is responsible. In this task the fault lies in how the data is split or scaled, in \
-     preprocessing.py: one of data_leakage_scaler (a normaliser fitted on all data before the split), \
-     data_leakage_overlap (splits drawn so that validation overlaps training) or wrong_split_ratio (a split that \
-     trains on the minority of the data). The run may also show benign warnings that are not the fault. Find the \
+     preprocessing.py: one of data_leakage_scaler (failure_category data_leakage: a normaliser fitted on all data \
+     before the split), data_leakage_overlap (data_leakage: splits drawn so that validation overlaps training) or \
+     wrong_split_ratio (preprocessing_bug: a split that trains on the minority of the data). The run may also show benign warnings that are not the fault. Find the \
      fault and submit a structured diagnosis.",
     ""
 );
@@ -505,9 +514,10 @@ const BRIEF_MEDIUM: &str = brief!(
 const BRIEF_HARD: &str = brief!(
     "You are a senior ML engineer. Training looked healthy, but the reported evaluation is not trustworthy, and \
      exactly one silent fault in the evaluation path is responsible. The fault is in preprocessing.py: one of \
-     label_encoder_mismatch (evaluation builds a label-to-index mapping that differs from training's), \
-     silent_metric_swap (validation and test accuracy stored under each other's names) or tokenizer_version_drift \
-     (evaluation loads a different tokenizer version than training). The run may also show benign warnings that \
+     label_encoder_mismatch (failure_category label_mismatch: evaluation builds a label-to-index mapping that \
+     differs from training's), silent_metric_swap (evaluation_bug: validation and test accuracy stored under each \
+     other's names) or tokenizer_version_drift (evaluation_bug: evaluation loads a different tokenizer version \
+     than training). The run may also show benign warnings that \
      are not the fault. Find the fault and submit a structured diagnosis.",
     "\n\nHard task rule: when the four components sum to less than 0.70, each component's shortfall (its weight minus \
      what it earned) is deducted once more at half weight, so partial answers score low."
@@ -539,6 +549,10 @@ mod tests {
             }
             for b in task.bug_pool() {
                 assert!(brief.contains(b.as_str()));
+                // each fault is named with its category
+                let at = brief.find(b.as_str()).unwrap() + b.as_str().len();
+                let said = brief[at..].trim_start_matches([' ', '(']).trim_start_matches("failure_category ");
+                assert!(said.starts_with(b.category().as_str()), "{} without its category", b.as_str());
             }
             for check in CheckKind::ALL {
                 assert!(brief.contains(check.as_str()));
