@@ -134,7 +134,9 @@ fn reset_pins_the_benchmark_version() {
     for pin in ["2.0.0", "2.0", "2", "v2.0.0"] {
         assert!(ResetParams::from_json(&json!({"env_version": pin})).is_ok(), "{pin}");
     }
-    for (pin, field) in [(json!("1.0.0"), "env_version"), (json!("2.1"), "env_version"), (json!(2), "env_version")] {
+    for (pin, field) in
+        [(json!("1.0.0"), "env_version"), (json!("2.1"), "env_version"), (json!(2), "env_version")]
+    {
         let err = ResetParams::from_json(&json!({"env_version": pin})).unwrap_err();
         assert_eq!(err.field, field, "{pin}");
     }

@@ -97,4 +97,3 @@ fn fix_corpus_meets_the_goals() {
     let bounded = Tally { total: op.total + pa.total, good: op.good + pa.good };
     assert!(share(bounded) >= 0.97, "opposite and partial fixes bounded: {}", pct(bounded));
 }
-

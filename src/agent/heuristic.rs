@@ -86,6 +86,7 @@ impl Heuristic {
                 check("label_consistency"),
                 check("encoder_version_match"),
                 check("metric_gap_analysis"),
+                query("preprocessing.py", "load_tokenizer"),
             ],
         }
     }
@@ -195,7 +196,7 @@ impl Heuristic {
                     Self::submit(
                         "data_leakage",
                         "preprocessing.py",
-                        "train_test_split.random_state",
+                        "X_val",
                         &format!("{overlap} validation samples also appear in training because the splits are drawn by separate unseeded calls; val accuracy is far above test."),
                         "Use one seeded split with a fixed random_state (42), then split the held-out remainder into validation and test so the splits are disjoint.".to_string(),
                     )
@@ -223,10 +224,19 @@ impl Heuristic {
                         .measurement("encoder_version_match", "train_version")
                         .and_then(Value::as_str)
                         .unwrap_or("");
+                    // the variable evaluation loads its tokenizer into: not the training one
+                    let lines =
+                        e.query("load_tokenizer").and_then(Value::as_array).cloned().unwrap_or_default();
+                    let eval_var = lines
+                        .iter()
+                        .filter_map(|l| l.as_str()?.trim().split_once(" = load_tokenizer"))
+                        .map(|(var, _)| var.trim())
+                        .find(|var| *var != "tokenizer")
+                        .unwrap_or("eval_tokenizer");
                     Self::submit(
                         "evaluation_bug",
                         "preprocessing.py",
-                        "tokenizer.version",
+                        &format!("{eval_var}.version"),
                         "Evaluation loads an older tokenizer than training; tokens it lacks become [UNK] and eval accuracy drops.",
                         format!("Load the same tokenizer version {train} in evaluation as in training."),
                     )

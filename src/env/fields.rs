@@ -85,9 +85,38 @@ fn extra_forms(w: &World) -> Vec<String> {
 
 /// Names too generic to locate anything on their own.
 const GENERIC: &[&str] = &[
-    "for", "in", "return", "if", "else", "not", "and", "or", "lambda", "none", "true", "false", "enumerate", "len",
-    "range", "list", "dict", "float", "int", "str", "np", "x", "y", "self", "_", "print", "index", "label", "name",
-    "names", "split", "model",
+    "for",
+    "in",
+    "return",
+    "if",
+    "else",
+    "not",
+    "and",
+    "or",
+    "lambda",
+    "none",
+    "true",
+    "false",
+    "enumerate",
+    "len",
+    "range",
+    "list",
+    "dict",
+    "float",
+    "int",
+    "str",
+    "np",
+    "x",
+    "y",
+    "self",
+    "_",
+    "print",
+    "index",
+    "label",
+    "name",
+    "names",
+    "split",
+    "model",
 ];
 
 /// The canonical field answer: it scores the field in full.
@@ -116,7 +145,11 @@ pub fn expected_location(w: &World) -> String {
 }
 
 fn describe(s: &Statement) -> String {
-    let head = if s.head.len() > 90 { format!("{} ...", &s.head[..s.head.floor_char_boundary(86)]) } else { s.head.clone() };
+    let head = if s.head.len() > 90 {
+        format!("{} ...", &s.head[..s.head.floor_char_boundary(86)])
+    } else {
+        s.head.clone()
+    };
     match &s.function {
         Some(f) => format!("preprocessing.py line {}, in {f}(): {head}", s.line + 1),
         None => format!("preprocessing.py line {}: {head}", s.line + 1),
@@ -155,8 +188,11 @@ pub fn normalise(answer: &str) -> String {
     // a call names the function and its keyword arguments
     if let Some((f, args)) = s.split_once('(') {
         let args = args.trim_end_matches(')');
-        let keys: Vec<&str> =
-            args.split(',').map(|a| a.split('=').next().unwrap_or("").trim()).filter(|a| !a.is_empty()).collect();
+        let keys: Vec<&str> = args
+            .split(',')
+            .map(|a| a.split('=').next().unwrap_or("").trim())
+            .filter(|a| !a.is_empty())
+            .collect();
         s = match (keys.len(), args.contains('=')) {
             (1, true) => format!("{}.{}", f.trim(), keys[0]),
             _ => f.trim().to_string(),
@@ -197,9 +233,7 @@ fn grade_item(w: &World, item: &str, code: &(Vec<Statement>, Vec<usize>)) -> Hit
     let parts: Vec<&str> = item.split('.').collect();
     let elements = fault_elements(w);
     let specific = parts.iter().any(|p| elements.iter().any(|e| e == p));
-    let healthy_too = || {
-        stmts.iter().enumerate().any(|(i, s)| !faulty.contains(&i) && designates(&parts, s))
-    };
+    let healthy_too = || stmts.iter().enumerate().any(|(i, s)| !faulty.contains(&i) && designates(&parts, s));
     for &i in faulty {
         if designates(&parts, &stmts[i]) && (specific || !healthy_too()) {
             return Hit::Full(describe(&stmts[i]));
@@ -224,14 +258,47 @@ pub struct FieldGrade {
 }
 
 pub fn grade_field(w: &World, answer: &str, weight: i64) -> FieldGrade {
+    FieldKey::of(w).grade(answer, weight)
+}
+
+/// An episode's field key: its faulty and healthy statements, parsed once.
+pub struct FieldKey<'w> {
+    world: &'w World,
+    code: (Vec<Statement>, Vec<usize>),
+}
+
+impl<'w> FieldKey<'w> {
+    pub fn of(w: &'w World) -> FieldKey<'w> {
+        let code = if config_key(w.bug).is_some() { (Vec::new(), Vec::new()) } else { code_statements(w) };
+        FieldKey { world: w, code }
+    }
+
+    /// The statements of preprocessing.py (empty for a config fault).
+    pub fn statements(&self) -> &[Statement] {
+        &self.code.0
+    }
+
+    pub fn grade(&self, answer: &str, weight: i64) -> FieldGrade {
+        grade_with(self.world, &self.code, answer, weight)
+    }
+}
+
+fn grade_with(w: &World, code: &(Vec<Statement>, Vec<usize>), answer: &str, weight: i64) -> FieldGrade {
     let miss = FieldGrade { credit: 0, matched: None };
-    let code = if config_key(w.bug).is_some() { (Vec::new(), Vec::new()) } else { code_statements(w) };
-    // the answer as a whole, with `/` read as a path separator
-    let whole = normalise(&answer.replace('/', "."));
-    match grade_item(w, &whole, &code) {
+    // the answer as a whole; in config `/` separates keys, in code it separates a list
+    let whole =
+        if config_key(w.bug).is_some() { normalise(&answer.replace('/', ".")) } else { normalise(answer) };
+    match grade_item(w, &whole, code) {
         Hit::Full(at) => return FieldGrade { credit: weight, matched: Some(at) },
         Hit::Half(at) => return FieldGrade { credit: weight / 2, matched: Some(at) },
         Hit::Miss => {}
+    }
+    // a quoted statement or call: all its names together designate one statement
+    if answer.contains(['(', '=']) {
+        let fragment = super::locations::identifiers(&answer.to_lowercase()).join(".");
+        if let Hit::Full(at) = grade_item(w, &fragment, code) {
+            return FieldGrade { credit: weight, matched: Some(at) };
+        }
     }
     // a list: every item must be the fault's
     let items: Vec<String> = answer
@@ -244,7 +311,7 @@ pub fn grade_field(w: &World, answer: &str, weight: i64) -> FieldGrade {
     if items.len() < 2 {
         return miss;
     }
-    let hits: Vec<Hit> = items.iter().map(|i| grade_item(w, i, &code)).collect();
+    let hits: Vec<Hit> = items.iter().map(|i| grade_item(w, i, code)).collect();
     if hits.iter().all(|h| matches!(h, Hit::Full(_))) {
         let at = hits.iter().filter_map(|h| if let Hit::Full(a) = h { Some(a.clone()) } else { None });
         let mut at: Vec<String> = at.collect();
@@ -276,12 +343,16 @@ pub fn accepted_forms(w: &World) -> Vec<String> {
         }
         BugKind::DataLeakageOverlap => out.extend(["X_val".into(), "train_test_split.X_val".into()]),
         BugKind::WrongSplitRatio => out.extend(["test_size".into(), format!("{site}.test_size")]),
-        BugKind::LabelEncoderMismatch => {
-            out.extend([n.label_map_var.to_string(), "LabelEncoder.classes_".into(), format!("{site}.{}", n.label_map_var)])
-        }
-        BugKind::SilentMetricSwap => {
-            out.extend(["val_accuracy".into(), format!("{}[\"test_accuracy\"]", n.results_var), "metrics.val_accuracy".into()])
-        }
+        BugKind::LabelEncoderMismatch => out.extend([
+            n.label_map_var.to_string(),
+            "LabelEncoder.classes_".into(),
+            format!("{site}.{}", n.label_map_var),
+        ]),
+        BugKind::SilentMetricSwap => out.extend([
+            "val_accuracy".into(),
+            format!("{}[\"test_accuracy\"]", n.results_var),
+            "metrics.val_accuracy".into(),
+        ]),
         _ => out.extend([n.eval_tokenizer_var.to_string(), format!("{site}.version")]),
     }
     out

@@ -21,7 +21,7 @@ pub struct Statement {
 }
 
 /// Identifiers outside string literals, plus literal keys written as `["key"]`.
-fn identifiers(code: &str) -> Vec<String> {
+pub fn identifiers(code: &str) -> Vec<String> {
     let c: Vec<char> = code.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
