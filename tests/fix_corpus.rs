@@ -1,9 +1,9 @@
 //! The fix rubric measured on a development corpus (tests/data/fix-corpus.json,
 //! a copy of the shared one): phrasings written independently of the code, per
 //! bug correct, opposite, wrong and partial. Each phrasing is graded on several
-//! episodes of its bug; a correct one counts as credited only if it earns
-//! >= 0.8 of the fix weight on every one of them, the others by their highest
-//! award. Prints the table docs/GRADING.md reports, then asserts the goals.
+//! episodes of its bug. A correct one counts as credited only if it earns at
+//! least 0.8 of the fix weight on every one of them; the others count by their
+//! highest award. Prints the table docs/GRADING.md reports, then asserts the goals.
 
 use mlops_debug_env::env::catalogue::{BugKind, WEIGHT_FIX};
 use mlops_debug_env::env::rubric::fix_credit;

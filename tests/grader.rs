@@ -2,7 +2,7 @@
 //! answers, stuffing, field matching, penalties, clamp and rounding.
 
 use mlops_debug_env::env::catalogue::*;
-use mlops_debug_env::env::fields::{accepted_forms, field_matches};
+use mlops_debug_env::env::fields::{accepted_forms, canonical_field, field_matches};
 use mlops_debug_env::env::grader::{Bp, Diagnosis, canonical_fix, grade, ground_truth};
 use mlops_debug_env::env::world::World;
 use mlops_debug_env::env::{Episode, StepOutcome};
@@ -157,7 +157,7 @@ fn field_answers_are_whole_normalised_identifiers() {
         "val_accuracy/test_accuracy",
         "metrics.test_accuracy",
         "results[\"val_accuracy\"]"
-            .replace("results", accepted_forms(&swap)[4].split('.').next().unwrap())
+            .replace("results", canonical_field(&swap).split('.').next().unwrap())
             .as_str(),
     ] {
         assert!(field_matches(&swap, good), "{good:?} should match");
@@ -266,7 +266,9 @@ fn constant_policies_score_what_the_spec_expects() {
     assert!(means.iter().sum::<f64>() / 3.0 < 0.30);
 
     // Submitting one bug's canonical answer in every episode of the task.
-    for (task, expected) in [(TaskId::Easy, 0.60), (TaskId::Medium, 0.55), (TaskId::Hard, 0.37)] {
+    // hard: 0.32, below the 0.37 of env_version 1, since its canonical fields now name the
+    // episode's own identifiers (the evaluation tokenizer's variable, the results dict)
+    for (task, expected) in [(TaskId::Easy, 0.60), (TaskId::Medium, 0.55), (TaskId::Hard, 0.32)] {
         let best = task
             .bug_pool()
             .iter()
@@ -345,7 +347,7 @@ fn episode_rewards_and_budget_follow_the_rules() {
     assert_eq!(end["status"], "truncated");
     assert_eq!(end["score"], 0.0);
     assert_eq!(end["action_result"]["check"], "class_balance");
-    assert_eq!(end["ground_truth"]["bug_type"], "exploding_lr");
+    assert!(end.get("ground_truth").is_none(), "no answer key unless the server reveals answers");
     assert!(ep.step_json(&json!({"action_type": "read_config"})).is_err(), "EPISODE_DONE after the end");
     assert_eq!(ep.state().step_count, 20);
 }

@@ -146,7 +146,7 @@ pub fn expected_location(w: &World) -> String {
 
 fn describe(s: &Statement) -> String {
     let head = if s.head.len() > 90 {
-        format!("{} ...", &s.head[..s.head.floor_char_boundary(86)])
+        format!("{} ...", s.head.chars().take(86).collect::<String>())
     } else {
         s.head.clone()
     };
@@ -198,7 +198,7 @@ pub fn normalise(answer: &str) -> String {
             _ => f.trim().to_string(),
         };
     }
-    s = s.replace("::", ".").replace("->", ".").replace(':', ".").replace('[', ".").replace(']', "");
+    s = s.replace("::", ".").replace("->", ".").replace([':', '['], ".").replace(']', "");
     let parts: Vec<&str> = s.split('.').map(str::trim).filter(|p| !p.is_empty()).collect();
     parts.join(".")
 }
@@ -330,9 +330,8 @@ pub fn field_matches(w: &World, answer: &str) -> bool {
 /// and docs; the rule above is what decides).
 pub fn accepted_forms(w: &World) -> Vec<String> {
     let mut out = vec![canonical_field(w)];
-    if let Some((key, aliases)) = config_key(w.bug) {
+    if let Some((_, aliases)) = config_key(w.bug) {
         out.extend(aliases.iter().map(|a| a.to_string()));
-        out.push(format!("config.yaml:{key}"));
         return out;
     }
     let n = names(w);

@@ -68,9 +68,8 @@ pub struct FixComponent {
     /// Concepts of the right fix it lacks: revealed only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub concepts_missing: Option<Vec<&'static str>>,
-    /// Other faults whose fix it also proposed (each halves the credit): revealed only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub other_faults_proposed: Option<Vec<BugKind>>,
+    /// Other faults whose fix it also proposed: one halves the credit, two or more void it.
+    pub other_faults_proposed: Vec<BugKind>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -100,19 +99,18 @@ impl Breakdown {
                 correct: false,
                 concepts_found: Vec::new(),
                 concepts_missing: None,
-                other_faults_proposed: None,
+                other_faults_proposed: Vec::new(),
             },
             investigation_penalty: Bp(0),
             hard_task_penalty: Bp(0),
         }
     }
 
-    /// Without what would reveal the answer: the expected location, the
-    /// missing concepts and which other faults' fixes were recognised.
+    /// Without what would reveal the answer: the expected location and the
+    /// rubric concepts the fix lacks.
     pub fn redacted(mut self) -> Breakdown {
         self.root_cause_field.expected_location = None;
         self.proposed_fix.concepts_missing = None;
-        self.proposed_fix.other_faults_proposed = None;
         self
     }
 }
@@ -258,7 +256,7 @@ pub fn grade(
             correct: fix >= WEIGHT_FIX * 8 / 10,
             concepts_found: fix_grade.found,
             concepts_missing: Some(fix_grade.missing),
-            other_faults_proposed: Some(fix_grade.foreign),
+            other_faults_proposed: fix_grade.foreign,
         },
         investigation_penalty: Bp(investigation_penalty),
         hard_task_penalty: Bp(hard_task_penalty),

@@ -172,7 +172,7 @@ pub fn openapi() -> Value {
     reset_response["properties"]["session_id"] = json!({"type": "string"});
     json!({
         "openapi": "3.1.0",
-        "info": {"title": "MLOps Pipeline Debugger (mlops-debug-env)", "version": "1.0.0",
+        "info": {"title": "MLOps Pipeline Debugger (mlops-debug-env)", "version": ENV_VERSION,
                  "description": format!("OpenEnv-compatible environment farm; env_version {ENV_VERSION}")},
         "paths": {
             "/reset": {"post": {"summary": "Start or reset a session's episode", "parameters": session_param,

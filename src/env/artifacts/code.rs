@@ -292,7 +292,7 @@ fn normalise_block(w: &World, n: &CodeNames, out: &mut String, faults: &mut Vec<
     }
 }
 
-fn build_block(w: &World, n: &CodeNames, out: &mut String) {
+fn build_block(w: &World, n: &CodeNames, out: &mut String, faults: &mut Vec<usize>) {
     def(w, out, "build_datasets(path=DATA_PATH)", "Run the whole data pipeline.");
     let _ = writeln!(out, "    X, labels = {}(path)", n.load_fn);
     let _ = writeln!(out, "    y, {} = encode_labels(labels)", n.encoder_var);
@@ -301,6 +301,8 @@ fn build_block(w: &World, n: &CodeNames, out: &mut String) {
     }
     let scale_before = w.normaliser.is_fitted() && w.normaliser_fitted_before_split;
     if scale_before {
+        // scaling the whole X before the split is the leak's second statement
+        mark(out, faults);
         let _ = writeln!(out, "    X = {}(X)", n.scale_fn);
     }
     if w.normaliser == Normaliser::FixedConstants {
@@ -411,7 +413,7 @@ pub fn render_marked(w: &World) -> (String, Vec<usize>) {
     }
     split_block(w, &n, &mut out, &mut faults);
     normalise_block(w, &n, &mut out, &mut faults);
-    build_block(w, &n, &mut out);
+    build_block(w, &n, &mut out, &mut faults);
     if !w.surface.eval_first {
         eval_block(w, &n, &mut out, &mut faults);
     }

@@ -328,15 +328,69 @@ fn numbers<'a>(s: &'a Sentence, opposite: Lex) -> impl Iterator<Item = f64> + 'a
     s.proposed_numbers().filter(move |(i, _)| !s.clause_has(s.tokens[*i].clause, opposite)).map(|(_, v)| v)
 }
 
-/// The sentence is about the subject and proposes a value `ok` accepts.
+/// Verbs and signs that make a value a proposal rather than a description
+/// ("AdamW, batch size 16" describes; "set batch_size: 32" proposes).
+const PROPOSING: Lex = &[
+    "set",
+    "sets",
+    "setting",
+    "use",
+    "using",
+    "change",
+    "switch",
+    "lower",
+    "reduce",
+    "decrease",
+    "increase",
+    "raise",
+    "pick",
+    "choose",
+    "try",
+    "make",
+    "drop",
+    "cut",
+    "bring",
+    "adjust",
+    "configure",
+    "to",
+    "be",
+    "should",
+    "want",
+    "go",
+    "start",
+    "replace",
+    "move",
+    "bump",
+    "shrink",
+];
+
+/// The sentence is about the subject and gives a healthy value: distinctive
+/// when proposed (a verb or an assignment in its clause), generic when only stated.
 fn healthy_value(
     prev: Option<&Sentence>,
     s: &Sentence,
     subject: Lex,
     opposite: Lex,
     ok: impl Fn(f64) -> bool,
-) -> bool {
-    about(prev, s, subject) && numbers(s, opposite).any(ok)
+) -> Option<Strength> {
+    if !about(prev, s, subject) {
+        return None;
+    }
+    let values: Vec<usize> = s
+        .proposed_numbers()
+        .filter(|(i, v)| !s.clause_has(s.tokens[*i].clause, opposite) && ok(*v))
+        .map(|(i, _)| i)
+        .collect();
+    let proposed = values.iter().any(|&i| {
+        let c = s.tokens[i].clause;
+        s.clause_has(c, PROPOSING)
+            || s.tokens.iter().any(|t| t.clause == c && (t.is_sym('=') || t.is_sym(':')))
+    });
+    match (values.is_empty(), proposed) {
+        (true, _) => None,
+        (false, true) => Some(Strength::Distinctive),
+        (false, false) => Some(Strength::Generic),
+    }
 }
 
 /// No value proposed, or one of them healthy: "lower the rate from 45 to 5" is not a fix.
@@ -359,11 +413,10 @@ fn lower_learning_rate(f: &Fix, w: &World) -> Option<Strength> {
     strongest(f.pairs().map(|(prev, s)| {
         if direction(prev, s, LR, DOWN, UP) && no_bad_target(s, UP, healthy_lr(w)) {
             Some(Strength::Distinctive)
-        } else if healthy_value(prev, s, LR, UP, healthy_lr(w)) {
-            // a rate given with an optimizer is part of that optimizer's setup
-            Some(if s.mentions(OPTIMIZER_SPEC) { Strength::Generic } else { Strength::Distinctive })
         } else {
-            None
+            // a rate given with an optimizer is part of that optimizer's setup
+            healthy_value(prev, s, LR, UP, healthy_lr(w))
+                .map(|st| if s.mentions(OPTIMIZER_SPEC) { Strength::Generic } else { st })
         }
     }))
 }
@@ -374,10 +427,9 @@ fn lower_momentum_or_adaptive(f: &Fix, _w: &World) -> Option<Strength> {
         let switch = s.asserted(ADAPTIVE).iter().any(|a| !s.tokens[a.start].old) && s.has(SWITCH);
         if (direction(prev, s, MOMENTUM, DOWN, UP) && no_bad_target(s, UP, ok)) || switch {
             Some(Strength::Distinctive)
-        } else if healthy_value(prev, s, MOMENTUM, UP, ok) {
-            Some(if s.mentions(&["sgd", "optimizer"]) { Strength::Generic } else { Strength::Distinctive })
         } else {
-            None
+            healthy_value(prev, s, MOMENTUM, UP, ok)
+                .map(|st| if s.mentions(&["sgd", "optimizer"]) { Strength::Generic } else { st })
         }
     }))
 }
@@ -385,8 +437,11 @@ fn lower_momentum_or_adaptive(f: &Fix, _w: &World) -> Option<Strength> {
 fn smaller_batch(f: &Fix, w: &World) -> Option<Strength> {
     let ok = |x: f64| x >= 1.0 && x < w.n_train as f64 && x == libm::floor(x);
     strongest(f.pairs().map(|(prev, s)| {
-        let down = direction(prev, s, BATCH, DOWN, UP) && no_bad_target(s, UP, ok);
-        (down || healthy_value(prev, s, BATCH, UP, ok)).then_some(Strength::Distinctive)
+        if direction(prev, s, BATCH, DOWN, UP) && no_bad_target(s, UP, ok) {
+            Some(Strength::Distinctive)
+        } else {
+            healthy_value(prev, s, BATCH, UP, ok)
+        }
     }))
 }
 

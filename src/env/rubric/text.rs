@@ -192,7 +192,33 @@ const HEDGE_PAIRS: &[(&str, &str)] = &[
     ("may", "also"),
 ];
 /// Words after which numbers are the current value, until the clause ends.
-const OLD_MARKERS: &[&str] = &["was", "were", "currently", "current", "than", "from", "previously", "vs"];
+const OLD_MARKERS: &[&str] = &[
+    "was",
+    "were",
+    "currently",
+    "current",
+    "than",
+    "from",
+    "previously",
+    "vs",
+    "existing",
+    "keep",
+    "keeping",
+    "kept",
+    "unchanged",
+    "retain",
+    "retaining",
+    "leave",
+    "leaving",
+];
+/// Words after which the rest of the sentence is an alternative or an aside:
+/// it counts neither for a fix nor as proposing another fault's fix.
+const ALTERNATIVES: &[&str] = &["alternatively", "otherwise"];
+/// `or` followed by one of these starts an alternative ("or lower it to 0.01").
+const ALTERNATIVE_VERBS: &[&str] = &[
+    "lower", "raise", "reduce", "increase", "decrease", "switch", "use", "change", "set", "drop", "cut",
+    "bump", "try", "replace", "swap", "move", "go",
+];
 /// Verbs whose object up to the next `to`/`with` is the old value when new values follow.
 const CHANGE_VERBS: &[&str] =
     &["change", "replace", "switch", "move", "go", "edit", "update", "turn", "convert"];
@@ -380,7 +406,7 @@ fn combine_numbers(tokens: Vec<Kind>) -> Vec<Kind> {
         if let (Some(a), Some(Kind::Sym('-')), Some(b)) =
             (num(tokens.get(i)), tokens.get(i + 1), num(tokens.get(i + 2)))
         {
-            let a = if b < 1.0 && a >= 1.0 && a <= 100.0 && b * 100.0 >= a { a / 100.0 } else { a };
+            let a = if b < 1.0 && (1.0..=100.0).contains(&a) && b * 100.0 >= a { a / 100.0 } else { a };
             out.push(Kind::Number(a));
             out.push(Kind::Number(b));
             i += 3;
@@ -471,17 +497,23 @@ fn sentence(kinds: Vec<Kind>) -> Sentence {
         }
         i += 1;
     }
-    // hedges: the hedge's clause and the rest of the sentence
+    // hedges: "optional" hedges its whole clause ("warmup is optional"), the
+    // others what follows them; either to the end of the sentence
     for i in 0..n {
         let w = word(&tokens, i);
-        let hedge = w.as_deref().is_some_and(|a| {
-            HEDGES.contains(&a)
-                || HEDGE_PAIRS.iter().any(|(x, y)| *x == a && word(&tokens, i + 1).as_deref() == Some(*y))
+        let next = word(&tokens, i + 1);
+        let whole_clause = w.as_deref().is_some_and(|a| HEDGES.contains(&a));
+        let from_here = w.as_deref().is_some_and(|a| {
+            HEDGE_PAIRS.iter().any(|(x, y)| *x == a && next.as_deref() == Some(*y))
+                || ALTERNATIVES.contains(&a)
+                || (a == "or" && next.as_deref().is_some_and(|v| ALTERNATIVE_VERBS.contains(&v)))
         });
-        if hedge {
+        if whole_clause || from_here {
             let c = tokens[i].clause;
-            for t in tokens.iter_mut().filter(|t| t.clause >= c) {
-                t.hedged = true;
+            for (j, t) in tokens.iter_mut().enumerate() {
+                if (whole_clause && t.clause >= c) || j >= i {
+                    t.hedged = true;
+                }
             }
             break;
         }
