@@ -3,9 +3,11 @@
 //! (and the per-epoch curves derived from it in `curves.rs`), so they agree.
 
 use super::catalogue::{BugKind, Modality, TaskId};
+use super::curves::curves;
 use super::models::{CONFIGS, ModelConfig, configs_for};
 use super::num::{Sci2, quantise};
 use super::rng::{Purpose, Stream};
+use super::timeline::timeline;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OptimizerKind {
@@ -132,11 +134,19 @@ impl TokenizerState {
 /// Benign anomalies that are not the fault (environment.md §3, distractors).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Distractor {
-    WorkerRestart { epoch: u16, pid: u32 },
-    Deprecation { variant: u8 },
+    /// PyTorch's warning that num_workers exceeds the CPUs it suggests.
+    WorkerOversubscribed,
+    Deprecation {
+        variant: u8,
+    },
     ClassImbalance,
-    CheckpointRetry { epoch: u16 },
-    SlowEpoch { epoch: u16, factor: f64 },
+    CheckpointRetry {
+        epoch: u16,
+    },
+    SlowEpoch {
+        epoch: u16,
+        factor: f64,
+    },
 }
 
 /// Which shape the per-epoch curves take.
@@ -150,25 +160,34 @@ pub enum Regime {
 }
 
 /// Scalar outcomes the curves are built to meet, and the reported evaluation.
+/// Every loss is `calibration::loss(accuracy, K, excess)` of a reported
+/// accuracy (see `calibration.rs`); the excesses are the latents drawn here.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Outcome {
     pub regime: Regime,
+    /// The first epoch's training loss where the regime sets it directly (diverging runs).
     pub first_train_loss: f64,
-    pub final_train_loss: f64,
     pub first_train_acc: f64,
     pub final_train_acc: f64,
+    /// Excess of the training loss over its floor at the first and the last epoch.
+    pub train_excess: (f64, f64),
     pub first_val_acc: f64,
     /// The trainer's own best val accuracy (in the log), and its epoch.
     pub best_val_acc: f64,
     pub best_epoch: u16,
     /// The log's val loss at the best epoch.
     pub best_val_loss: f64,
+    /// Excess of the val loss at the best epoch, and its growth per epoch (confidence keeps rising).
+    pub val_excess: f64,
+    pub val_excess_slope: f64,
     /// Epoch at which the loss became non-finite and training halted.
     pub halt_epoch: Option<u16>,
     pub grad_norm_start: f64,
     /// The accuracy the model really has on held-out data (latent; the confusion model's diagonal).
     pub true_val_acc: f64,
     pub true_test_acc: f64,
+    /// The evaluated checkpoint's confidence on held-out data (from its val loss).
+    pub confidence: f64,
     /// What eval_results.json reports.
     pub eval_val_acc: f64,
     pub eval_test_acc: f64,
@@ -244,12 +263,32 @@ pub struct World {
     pub outcome: Outcome,
     pub distractors: Vec<Distractor>,
     pub surface: SurfaceForm,
-    /// Unix seconds: training start, and the upload time of the artifacts.
-    pub started_at: u64,
+    /// Unix milliseconds of the log's first line; the run is placed so that
+    /// its evaluation ends before the earliest upload (timeline.rs).
+    pub started_at_ms: u64,
+    /// Unix seconds: the earliest upload of the artifacts; each artifact's
+    /// upload time is this plus its offset (drawn before the run, so the
+    /// listing says nothing about the run).
     pub uploaded_at: u64,
     pub upload_offsets: [u16; 6],
     pub run_id: u64,
     pub epoch_seconds: f64,
+    pub timing: Timing,
+}
+
+/// Durations of the run outside its epochs (timeline.rs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timing {
+    /// From the header (config loaded) to the first step: model build, data loading.
+    pub setup_ms: u32,
+    /// Checkpoint write throughput of the run's storage.
+    pub write_mb_per_s: f64,
+    /// How far a failed checkpoint write got before the error (share of a full write).
+    pub failed_write_share: f64,
+    /// From the end of training to the start of the evaluation job.
+    pub eval_delay_ms: u64,
+    /// The evaluation job: load the checkpoint, score val and test.
+    pub eval_ms: u64,
 }
 
 fn q4(x: f64) -> f64 {
@@ -301,10 +340,9 @@ impl World {
             SchedulerKind::Step,
             SchedulerKind::Constant,
         ]);
-        let warmup_steps = *h.choose(&[0, 100, 250, 500, 1000]);
         let dropout = *h.choose(&[0.0, 0.1, 0.2, 0.3]);
         let bf16 = config.modality != Modality::Tabular && h.chance(0.6);
-        let num_workers = *h.choose(&[2u8, 4, 8, 16]);
+        let num_workers = *h.choose(&[4u8, 8, 12, 16]);
         let train_seed = *h.choose(&[0u32, 1, 7, 13, 42, 123, 1234, 2024, 3407]);
         let gpu = h.below(GPUS.len() as u64) as u8;
 
@@ -332,7 +370,14 @@ impl World {
             (n_val, n_test, 0, 0)
         };
 
-        // ---- batch size ----------------------------------------------------
+        // ---- batch size and warmup --------------------------------------------
+        // Warmup is a share of the run the configuration was written for: with
+        // the batch size it meant to use. Only an overflowing batch size makes
+        // the run shorter than its warmup.
+        let intended_batch = *h.choose(&[16u32, 32, 64, 128, 256]);
+        let warmup_share = *h.choose(&[0.0, 0.03, 0.05, 0.1]);
+        let intended_steps = n_train.div_ceil(intended_batch) as f64 * epochs as f64;
+        let warmup_steps = libm::round(warmup_share * intended_steps / 10.0) as u32 * 10;
         let batch_size = match bug {
             BugKind::BatchSizeOverflow => {
                 let mut b = 1u32;
@@ -341,7 +386,7 @@ impl World {
                 }
                 if h.chance(0.3) { b * 2 } else { b }
             }
-            _ => *h.choose(&[16, 32, 64, 128, 256]),
+            _ => intended_batch,
         };
 
         // ---- normaliser and feature statistics -------------------------------
@@ -446,17 +491,30 @@ impl World {
             import_order: s.below(2) as u8,
         };
         let mut t = Stream::new(task, seed, Purpose::Timestamps);
-        // 2025-01-01 .. 2026-06-30
-        let started_at = t.range_u64(1_735_689_600, 1_782_777_600);
-        let uploaded_at =
-            t.range_u64(1_735_689_600, 1_782_777_600).max(started_at) + t.range_u64(86_400, 14 * 86_400);
+        // Uploads first (2025-02-10 .. 2026-07-14), from nothing about the run.
+        let uploaded_at = t.range_u64(1_739_145_600, 1_783_987_200);
         let mut upload_offsets = [0u16; 6];
         for o in upload_offsets.iter_mut() {
             *o = t.below(3_600) as u16;
         }
+        // The evaluation ends 10 minutes to 3 days before the first upload.
+        let upload_gap_s = t.range_u64(600, 3 * 86_400);
+        let eval_samples = (n_val + n_test) as f64;
+        let timing = Timing {
+            setup_ms: t.range_u32(8_000, 90_000),
+            write_mb_per_s: t.uniform(250.0, 1500.0),
+            failed_write_share: t.uniform(0.1, 0.9),
+            eval_delay_ms: t.range_u64(30_000, 4 * 3_600_000),
+            // scoring is about a third of a training step's cost per sample, plus loading
+            eval_ms: libm::round(
+                (epoch_seconds / n_train as f64 * eval_samples / 3.0 * t.uniform(0.9, 1.1)
+                    + t.uniform(10.0, 40.0))
+                    * 1000.0,
+            ) as u64,
+        };
         let run_id = Stream::new(task, seed, Purpose::RunId).next_u64() >> 16;
 
-        World {
+        let mut w = World {
             task,
             seed,
             bug,
@@ -495,12 +553,17 @@ impl World {
             outcome,
             distractors,
             surface,
-            started_at,
+            started_at_ms: 0,
             uploaded_at,
             upload_offsets,
             run_id,
             epoch_seconds,
-        }
+            timing,
+        };
+        // Place the run so that its evaluation ends upload_gap_s before the first upload.
+        let run_ms = timeline(&w, &curves(&w)).eval_end_ms;
+        w.started_at_ms = (uploaded_at - upload_gap_s) * 1000 - run_ms;
+        w
     }
 
     pub fn config(&self) -> &'static ModelConfig {
@@ -579,20 +642,22 @@ fn derangement(h: &mut Stream, k: usize) -> Vec<u8> {
 }
 
 /// Distractors never depend on the bug, so they say nothing about it; their
-/// epochs fall among the epochs the log reports.
+/// epochs fall among the epochs the log reports with a checkpoint (a slow
+/// epoch is never the first: it is slow against the epochs before it).
 fn draw_distractors(d: &mut Stream, last_epoch: u16) -> Vec<Distractor> {
     let epoch = |d: &mut Stream| 1 + d.below(last_epoch as u64) as u16;
+    let later_epoch = |d: &mut Stream| 2 + d.below(last_epoch.max(2) as u64 - 1) as u16;
     let count = 1 + d.below(3) as usize;
     let mut kinds = [0u8, 1, 2, 3, 4];
     d.shuffle(&mut kinds);
     let mut out = Vec::with_capacity(count);
     for &kind in kinds.iter().take(count) {
         out.push(match kind {
-            0 => Distractor::WorkerRestart { epoch: epoch(d), pid: d.range_u32(2_000, 60_000) },
+            0 => Distractor::WorkerOversubscribed,
             1 => Distractor::Deprecation { variant: d.below(3) as u8 },
             2 => Distractor::ClassImbalance,
             3 => Distractor::CheckpointRetry { epoch: epoch(d) },
-            _ => Distractor::SlowEpoch { epoch: epoch(d), factor: quantise(d.uniform(2.0, 3.0), 1) },
+            _ => Distractor::SlowEpoch { epoch: later_epoch(d), factor: quantise(d.uniform(2.0, 3.0), 1) },
         });
     }
     out
@@ -609,45 +674,43 @@ fn draw_outcome(
     overlap_train_val: u32,
     tokenizer: Option<TokenizerState>,
 ) -> Outcome {
-    let k = config.num_classes() as f64;
-    let chance = 1.0 / k;
+    use super::calibration as cal;
+    let k = config.num_classes();
+    let chance = 1.0 / k as f64;
     let mut a = h.uniform(config.accuracy.0, config.accuracy.1);
     if task == TaskId::Medium {
         // Medium runs are harder problems; the band keeps leakage gaps unmistakable.
-        a = (a - 0.06).clamp(0.70, 0.86);
+        a = (a - 0.06).clamp(0.70, 0.86).max(chance + 0.12);
     }
     let a = q4(a);
-    let ln_k = libm::log(k);
+    let ln_k = libm::log(k as f64);
     let best_epoch = epochs - h.below(3) as u16;
     let grad_norm_start = h.uniform(0.5, 3.0);
     let healthy_train = q4((a + h.uniform(0.02, 0.07)).min(0.995));
-    // A healthy final training loss fits the training accuracy and stays above
-    // LOSS_COLLAPSE; the first epoch's loss is at least twice as high.
-    let healthy_final_loss = q4(((1.0 - healthy_train) * h.uniform(1.5, 3.0) + 0.03).max(0.0501));
-    let first_loss = q4((ln_k * h.uniform(0.5, 0.8)).max(healthy_final_loss / h.uniform(0.2, 0.5)));
     let val_gap = h.uniform(0.005, 0.04);
-    let loss_of = |acc: f64, h: &mut Stream| q4((1.0 - acc) * h.uniform(1.8, 3.2) + 0.06);
-
+    let val_excess = h.uniform(0.03, 0.15);
     let mut o = Outcome {
         regime: Regime::Healthy,
-        first_train_loss: first_loss,
-        final_train_loss: healthy_final_loss,
-        first_train_acc: q4(chance + (healthy_train - chance) * h.uniform(0.45, 0.75)),
+        first_train_loss: f64::NAN,
+        first_train_acc: q4(chance + (healthy_train - chance) * h.uniform(0.15, 0.5)),
         final_train_acc: healthy_train,
+        train_excess: (h.uniform(0.15, 0.35), h.uniform(0.02, 0.08)),
         first_val_acc: q4(chance + (a - chance) * h.uniform(0.5, 0.85)),
         best_val_acc: a,
         best_epoch,
         best_val_loss: 0.0,
+        val_excess,
+        val_excess_slope: h.uniform(0.004, 0.02),
         halt_epoch: None,
         grad_norm_start,
         true_val_acc: a,
         true_test_acc: q4(a - val_gap),
+        confidence: 0.0,
         eval_val_acc: a,
         eval_test_acc: q4(a - val_gap),
         eval_val_loss: 0.0,
         eval_test_loss: 0.0,
     };
-    o.best_val_loss = loss_of(o.best_val_acc, h);
 
     match bug {
         BugKind::ExplodingLr => {
@@ -656,31 +719,22 @@ fn draw_outcome(
             o.regime = Regime::Diverging;
             o.halt_epoch = Some(halt);
             o.first_train_loss = q4(ln_k * h.uniform(1.0, 2.0));
-            o.final_train_loss = f64::NAN;
             o.first_train_acc = q4(chance + h.uniform(-0.02, 0.02));
             o.final_train_acc = q4(chance + h.uniform(-0.02, 0.02));
             o.first_val_acc = best;
             o.best_val_acc = best;
             o.best_epoch = 1;
-            o.best_val_loss = q4(o.first_train_loss * h.uniform(1.05, 1.3));
+            // The epoch-1 checkpoint is as unsure as its loss says: above ln K at chance accuracy.
+            o.val_excess = o.first_train_loss * h.uniform(1.05, 1.3) / cal::floor(best, k) - 1.0;
             o.grad_norm_start = h.uniform(20.0, 80.0);
             o.true_val_acc = best;
-            o.eval_val_acc = q4(best - h.uniform(0.0, 0.015));
-            o.eval_test_acc = q4(o.eval_val_acc - h.uniform(0.0, 0.01));
-            o.true_test_acc = o.eval_test_acc;
-            o.eval_val_loss = f64::NAN;
-            o.eval_test_loss = f64::NAN;
-            return o;
+            o.true_test_acc = q4(best - h.uniform(0.0, 0.01));
+            o.eval_val_acc = best;
+            o.eval_test_acc = o.true_test_acc;
         }
         BugKind::WrongOptimizer | BugKind::BatchSizeOverflow => {
             let stuck = q4(chance + (a - chance) * h.uniform(0.05, 0.25));
             o.regime = if bug == BugKind::WrongOptimizer { Regime::Oscillating } else { Regime::Plateau };
-            o.first_train_loss = q4(ln_k * h.uniform(0.9, 1.1));
-            o.final_train_loss = if bug == BugKind::WrongOptimizer {
-                f64::NAN // set by the oscillation itself
-            } else {
-                q4(o.first_train_loss * h.uniform(0.82, 0.95))
-            };
             o.first_train_acc = q4(chance + (stuck - chance) * h.uniform(0.2, 0.6));
             o.final_train_acc = q4(stuck + h.uniform(0.0, 0.02));
             o.first_val_acc = q4(chance + (stuck - chance) * h.uniform(0.2, 0.6));
@@ -691,10 +745,18 @@ fn draw_outcome(
             o.eval_test_acc = o.true_test_acc;
             if bug == BugKind::WrongOptimizer {
                 o.grad_norm_start = h.uniform(12.0, 60.0);
+                o.train_excess = (h.uniform(0.05, 0.12), 0.0);
             } else {
                 o.grad_norm_start = h.uniform(0.1, 0.8);
+                // The loss ends 5-18% below where it started: the excess at the
+                // start is whatever makes that ratio (at least 0.01).
+                let last = h.uniform(0.01, 0.08);
+                let ratio = h.uniform(0.82, 0.95);
+                let first = cal::floor(o.final_train_acc, k) * (1.0 + last)
+                    / (ratio * cal::floor(o.first_train_acc, k))
+                    - 1.0;
+                o.train_excess = (first.max(0.01), last);
             }
-            o.best_val_loss = loss_of(stuck, h);
         }
         BugKind::DataLeakageScaler => {
             let inflated = q4((a + h.uniform(0.04, 0.08)).min(0.985));
@@ -704,7 +766,6 @@ fn draw_outcome(
             o.final_train_acc = q4((inflated + h.uniform(0.005, 0.03)).min(0.998));
             o.eval_test_acc = q4(inflated - h.uniform(0.001, 0.012));
             o.true_test_acc = o.eval_test_acc;
-            o.best_val_loss = loss_of(inflated, h);
         }
         BugKind::DataLeakageOverlap => {
             let train = q4(h.uniform(0.985, 0.998));
@@ -716,33 +777,30 @@ fn draw_outcome(
             o.eval_val_acc = val;
             o.eval_test_acc = a;
             o.true_test_acc = a;
-            o.best_val_loss = loss_of(val, h);
         }
         BugKind::WrongSplitRatio => {
             let low = q4(a - h.uniform(0.10, 0.20));
             o.regime = Regime::Memorising;
-            o.final_train_loss = q4(h.uniform(0.001, 0.008));
-            o.final_train_acc = q4(h.uniform(0.995, 0.9999));
+            // Memorised: the training loss ends below LOSS_COLLAPSE.
+            o.final_train_acc = q4(h.uniform(0.9994, 0.9999));
+            o.train_excess = (o.train_excess.0, h.uniform(0.02, 0.15));
             o.best_val_acc = low;
             o.first_val_acc = q4(chance + (low - chance) * h.uniform(0.6, 0.9));
+            o.val_excess = h.uniform(0.2, 0.5);
+            o.val_excess_slope = h.uniform(0.02, 0.05);
             o.true_val_acc = low;
             o.eval_val_acc = low;
             o.eval_test_acc = q4(low - h.uniform(0.002, 0.015));
             o.true_test_acc = o.eval_test_acc;
-            o.best_val_loss = loss_of(low, h);
         }
         BugKind::LabelEncoderMismatch => {
             // Training is healthy; eval scores every class under another class's index.
-            let true_test = q4((a + h.uniform(0.0, 0.02)).min(0.999));
-            o.true_test_acc = true_test;
-            o.eval_val_acc = q4((1.0 - a) / (k - 1.0));
-            o.eval_test_acc = q4((1.0 - true_test) / (k - 1.0));
-            o.eval_val_loss = q4(h.uniform(1.5, 4.0));
-            o.eval_test_loss = q4(o.eval_val_loss * h.uniform(1.0, 1.05));
-            return o;
+            o.true_test_acc = q4((a + h.uniform(0.0, 0.02)).min(0.999));
+            o.eval_val_acc = q4(cal::permuted_accuracy(a, k));
+            o.eval_test_acc = q4(cal::permuted_accuracy(o.true_test_acc, k));
         }
         BugKind::SilentMetricSwap => {
-            // True test is below true val; the eval code stores each under the other's key.
+            // True test is below true val; the eval code stores each accuracy under the other's key.
             o.eval_val_acc = o.true_test_acc;
             o.eval_test_acc = o.true_val_acc;
         }
@@ -751,12 +809,24 @@ fn draw_outcome(
             let val = q4(a * (1.0 - unk * h.uniform(0.9, 1.1)));
             o.eval_val_acc = val;
             o.eval_test_acc = q4(val - h.uniform(0.003, 0.02));
-            o.eval_val_loss = q4(o.best_val_loss * (1.0 + unk * h.uniform(2.0, 4.0)));
-            o.eval_test_loss = q4(o.eval_val_loss * h.uniform(1.0, 1.05));
-            return o;
         }
     }
-    o.eval_val_loss = o.best_val_loss;
-    o.eval_test_loss = q4(o.best_val_loss * h.uniform(1.01, 1.1));
+    // The evaluated checkpoint is the best epoch's: its logged val loss, and the
+    // confidence that loss implies, score every split the evaluation reports.
+    o.best_val_loss = q4(cal::loss(o.best_val_acc, k, o.val_excess));
+    o.confidence = cal::confidence(o.best_val_acc, k, o.best_val_loss);
+    let c = o.confidence;
+    (o.eval_val_loss, o.eval_test_loss) = match bug {
+        BugKind::LabelEncoderMismatch => (
+            q4(cal::permuted_cross_entropy(o.true_val_acc, c, k)),
+            q4(cal::permuted_cross_entropy(o.true_test_acc, c, k)),
+        ),
+        // The losses are stored under their own keys; only the accuracies trade places.
+        BugKind::SilentMetricSwap => (o.best_val_loss, q4(cal::cross_entropy(o.true_test_acc, c, k))),
+        BugKind::TokenizerVersionDrift => {
+            (q4(cal::cross_entropy(o.eval_val_acc, c, k)), q4(cal::cross_entropy(o.eval_test_acc, c, k)))
+        }
+        _ => (o.best_val_loss, q4(cal::cross_entropy(o.eval_test_acc, c, k))),
+    };
     o
 }
