@@ -406,3 +406,103 @@ fn rule_schedule_warmup_and_progress() {
         }
     }
 }
+
+#[test]
+fn rule_datasets_are_the_real_ones() {
+    for (task, seed) in episodes() {
+        let w = World::generate(task, seed);
+        let ctx = format!("{} {seed} {}", task.as_str(), w.bug.as_str());
+        let data = w.config().data;
+        let stats: Value = serde_json::from_str(&render(&w, ArtifactName::DatasetStats)).unwrap();
+        let card: Value = serde_json::from_str(&render(&w, ArtifactName::ModelCard)).unwrap();
+        let config = yaml_rust2::YamlLoader::load_from_str(&render(&w, ArtifactName::Config)).unwrap();
+        let code = render(&w, ArtifactName::Preprocessing);
+        assert_eq!(stats["dataset"], data.name, "{ctx}");
+        assert_eq!(f(&stats["num_classes"]) as usize, data.classes.len(), "{ctx}");
+        let card_classes: Vec<&str> =
+            card["classes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+        assert_eq!(card_classes, data.classes, "{ctx}: the model card lists every class");
+        let n = f(&stats["num_samples"]) as u32;
+        match config[0]["data"]["max_samples"].as_i64() {
+            Some(max) => {
+                assert_eq!(n as i64, max, "{ctx}: the subset config.yaml names");
+                assert!(n < data.total(), "{ctx}: a subset is smaller than the dataset");
+                assert!(code.contains("[:MAX_SAMPLES]"), "{ctx}: the code takes the subset");
+            }
+            None => assert_eq!(n, data.total(), "{ctx}: every labelled example of {}", data.name),
+        }
+        // Class totals: the splits partition the data (the overlap bug's val is a second draw).
+        let [train, val, test] = &w.class_counts;
+        for c in 0..data.classes.len() {
+            let used = train[c] + test[c] + if w.bug == BugKind::DataLeakageOverlap { 0 } else { val[c] };
+            if n == data.total() {
+                assert_eq!(used, data.class_totals[c], "{ctx}: class {} total", data.classes[c]);
+            } else {
+                assert!(used <= data.class_totals[c], "{ctx}: class {} above the dataset's", data.classes[c]);
+            }
+        }
+        // Split sizes are the code's own split of that total.
+        let test_size: f64 =
+            code.split("test_size=").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
+        let hold = (test_size * n as f64).ceil() as u32;
+        assert_eq!(f(&stats["splits"]["train"]) as u32, n - hold, "{ctx}: train split");
+        if w.bug == BugKind::DataLeakageOverlap {
+            let val_size: f64 =
+                code.split("test_size=").nth(2).unwrap().split(',').next().unwrap().parse().unwrap();
+            assert_eq!(f(&stats["splits"]["val"]) as u32, (val_size * n as f64).ceil() as u32, "{ctx}");
+            assert_eq!(f(&stats["splits"]["test"]) as u32, hold, "{ctx}");
+        } else {
+            assert_eq!(
+                f(&stats["splits"]["test"]) as u32,
+                (0.5 * hold as f64).ceil() as u32,
+                "{ctx}: test split"
+            );
+        }
+        // A split without stratify= has the spread of a random draw, not exact proportions.
+        let n_train = train.iter().sum::<u32>() as f64;
+        if !code.contains("stratify=") && n_train >= 10_000.0 && data.classes.len() >= 4 {
+            let share = |c: usize| data.class_totals[c] as f64 / data.total() as f64;
+            let max_dev = (0..data.classes.len())
+                .map(|c| (train[c] as f64 - n_train * share(c)).abs())
+                .fold(0.0, f64::max);
+            assert!(max_dev >= 2.0, "{ctx}: a random split matches proportions to {max_dev}");
+        }
+        if let Some(tokens) = stats.get("token_lengths") {
+            let profile = data.tokens.unwrap();
+            let mean = f(&tokens["train"]["mean"]);
+            assert!((mean - profile.mean).abs() <= 0.05 * profile.mean, "{ctx}: token mean {mean}");
+            if data.name == "imdb" {
+                assert!(
+                    (270.0..=330.0).contains(&mean),
+                    "{ctx}: IMDB reviews average ~300 tokens, not {mean}"
+                );
+            }
+        }
+        let (lo, hi) = w.config().accuracy;
+        assert!(lo >= 1.0 / data.classes.len() as f64 && hi < 1.0, "{ctx}");
+    }
+}
+
+#[test]
+fn rule_round_four_decimal_metrics_are_rare() {
+    let (mut total, mut round) = (0u64, 0u64);
+    for (task, seed) in episodes() {
+        let w = World::generate(task, seed);
+        let log = render(&w, ArtifactName::TrainLog);
+        let mut values: Vec<String> = Vec::new();
+        for l in log.lines().filter(|l| l.contains("train_loss=")) {
+            for key in ["train_loss", "val_loss", "train_acc", "val_acc"] {
+                values.push(kv(l, key).unwrap().to_string());
+            }
+        }
+        let ev = eval(&w);
+        for key in ["val_loss", "val_accuracy", "test_loss", "test_accuracy"] {
+            values.push(mlops_debug_env::env::num::fixed(f(&ev["metrics"][key]), 4));
+        }
+        for v in values.iter().filter(|v| v.contains('.')) {
+            total += 1;
+            round += u64::from(v.ends_with("00"));
+        }
+    }
+    assert!(round * 100 <= total, "{round} of {total} four-decimal metrics end in 00");
+}

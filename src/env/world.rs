@@ -2,6 +2,7 @@
 //! from `(task, seed)`. Every artifact and every sanity check reads only this
 //! (and the per-epoch curves derived from it in `curves.rs`), so they agree.
 
+use super::catalogue::CLASS_BALANCE_WARN;
 use super::catalogue::{BugKind, Modality, TaskId};
 use super::curves::curves;
 use super::models::{CONFIGS, ModelConfig, configs_for};
@@ -305,7 +306,7 @@ impl World {
     pub fn generate(task: TaskId, seed: u64) -> World {
         let pool = task.bug_pool();
         let bug = pool[Stream::new(task, seed, Purpose::Bug).index(pool.len())];
-        let candidates = configs_for(task.modalities());
+        let candidates = configs_for(task);
         let config_index = *Stream::new(task, seed, Purpose::Model).choose(&candidates);
         let config = &CONFIGS[config_index as usize];
 
@@ -347,7 +348,11 @@ impl World {
         let gpu = h.below(GPUS.len() as u64) as u8;
 
         // ---- data splits ---------------------------------------------------
-        let n_total = h.range_u32(config.samples.0, config.samples.1);
+        // Every labelled example of the dataset, or the random subset config.yaml names.
+        let n_total = match config.subset {
+            Some((lo, hi)) => h.range_u32(lo / 1000, hi / 1000) * 1000,
+            None => config.data.total(),
+        };
         let test_size_pct = match bug {
             BugKind::WrongSplitRatio => h.range_u32(70, 90),
             _ => h.range_u32(10, 30),
@@ -409,27 +414,30 @@ impl World {
             }
             _ => Some(shifted_splits(&mut h, SplitStats { mean: 0.0, std: 1.0 })),
         };
-        let token_lengths = (config.modality == Modality::Text).then(|| {
-            let mean = h.uniform(0.2, 0.45) * config.input_size as f64;
-            let make = |h: &mut Stream, m: f64| {
-                let std = m * h.uniform(0.45, 0.6);
-                let p95 = libm::round(m + 1.8 * std) as u32;
+        // Token lengths before truncation: the dataset's profile, each split within 1-3% of it.
+        let token_lengths = config.data.tokens.filter(|_| config.modality == Modality::Text).map(|p| {
+            let make = |h: &mut Stream, split_max: bool| {
+                // a random split's mean sits within a few hundredths of a std of the whole's
+                let sign = if h.chance(0.5) { 1.0 } else { -1.0 };
+                let shift = if split_max { 0.0 } else { sign * h.uniform(0.01, 0.04) };
+                let f = 1.0 + shift * p.std / p.mean;
+                let p95 = libm::round(p.p95 as f64 * f) as u32;
+                // the longest example of a smaller split is rarely the dataset's longest
+                let max = if split_max {
+                    p.max
+                } else {
+                    (libm::round(p.max as f64 * h.uniform(0.55, 0.95)) as u32).max(p95 + 1)
+                };
                 TokenLengths {
-                    mean: quantise(m, 1),
-                    std: quantise(std, 1),
-                    p95: p95.min(config.input_size),
-                    max: config.input_size,
+                    mean: quantise(p.mean + shift * p.std, 1),
+                    std: quantise(p.std * (1.0 + shift), 1),
+                    p95,
+                    max,
                 }
             };
-            let train = make(&mut h, mean);
-            // val and test lengths differ from train by 1-3%, never identical after rounding
-            let nearby = |h: &mut Stream| {
-                mean * (1.0 + if h.chance(0.5) { 1.0 } else { -1.0 } * h.uniform(0.01, 0.03))
-            };
-            let val_mean = nearby(&mut h);
-            let val = make(&mut h, val_mean);
-            let test_mean = nearby(&mut h);
-            let test = make(&mut h, test_mean);
+            let train = make(&mut h, true);
+            let val = make(&mut h, false);
+            let test = make(&mut h, false);
             [train, val, test]
         });
 
@@ -451,29 +459,13 @@ impl World {
         });
         let sklearn_version = Version { major: 1, minor: h.range_u32(2, 5) as u8 };
 
-        let epoch_seconds = quantise(h.uniform(config.epoch_seconds.0, config.epoch_seconds.1), 1);
-        let outcome = draw_outcome(&mut h, task, bug, config, epochs, n_val, overlap_train_val, tokenizer);
+        // Seconds per epoch from the model's throughput on this GPU at this precision.
+        let epoch_seconds =
+            quantise(n_train as f64 / (config.throughput * gpu_speed(gpu, bf16)) * h.uniform(0.93, 1.07), 1)
+                .max(1.0);
+        let outcome = draw_outcome(&mut h, bug, config, epochs, n_val, overlap_train_val, tokenizer);
 
-        // ---- classes ---------------------------------------------------------
-        let k = config.num_classes();
-        let distractors = draw_distractors(&mut distractor_rng, outcome.halt_epoch.map_or(epochs, |h| h - 1));
-        let has_imbalance = distractors.contains(&Distractor::ClassImbalance);
-        let mut weights: Vec<f64> = (0..k).map(|_| h.uniform(1.0, 1.3)).collect();
-        if has_imbalance {
-            // One class outweighs the smallest of the others by 1.8 to 2.6 times.
-            let j = distractor_rng.index(k);
-            let others_min = (0..k).filter(|&i| i != j).map(|i| weights[i]).fold(f64::INFINITY, f64::min);
-            weights[j] = others_min * distractor_rng.uniform(1.8, 2.6);
-        }
-        let class_counts =
-            [apportion(n_train, &weights), apportion(n_val, &weights), apportion(n_test, &weights)];
-        let eval_order: Vec<u8> = if bug == BugKind::LabelEncoderMismatch {
-            derangement(&mut h, k)
-        } else {
-            (0..k as u8).collect()
-        };
-
-        // ---- surface form, timestamps, run id ----------------------------------
+        // ---- surface form (its own stream), classes --------------------------------
         let mut s = Stream::new(task, seed, Purpose::SurfaceForm);
         let surface = SurfaceForm {
             load_fn: s.below(4) as u8,
@@ -490,6 +482,32 @@ impl World {
             comment_style: s.below(3) as u8,
             import_order: s.below(2) as u8,
         };
+        let k = config.num_classes();
+        let distractors = draw_distractors(&mut distractor_rng, outcome.halt_epoch.map_or(epochs, |h| h - 1));
+        let class_counts = split_class_counts(
+            &mut h,
+            config.data.class_totals,
+            n_total,
+            [n_train, n_val, n_test],
+            bug == BugKind::DataLeakageOverlap,
+            surface.optional_steps & STRATIFY_BIT != 0,
+        );
+        // The class-imbalance distractor is the data's own: a training split
+        // whose largest class outnumbers its smallest by more than the warning ratio.
+        let mut distractors = distractors;
+        let (max, min) = (class_counts[0].iter().max(), class_counts[0].iter().min());
+        if let (Some(&max), Some(&min)) = (max, min)
+            && max as f64 > CLASS_BALANCE_WARN * min as f64
+        {
+            distractors.push(Distractor::ClassImbalance);
+        }
+        let eval_order: Vec<u8> = if bug == BugKind::LabelEncoderMismatch {
+            derangement(&mut h, k)
+        } else {
+            (0..k as u8).collect()
+        };
+
+        // ---- timestamps, run id ------------------------------------------------
         let mut t = Stream::new(task, seed, Purpose::Timestamps);
         // Uploads first (2025-02-10 .. 2026-07-14), from nothing about the run.
         let uploaded_at = t.range_u64(1_739_145_600, 1_783_987_200);
@@ -615,6 +633,83 @@ fn shifted_splits(h: &mut Stream, train: SplitStats) -> [SplitStats; 3] {
     [train, val, test]
 }
 
+/// The surface-form bit of a stratified split (artifacts/code.rs's OPT_STRATIFY).
+pub const STRATIFY_BIT: u8 = 4;
+
+/// Relative speed of a GPU at a precision, against an A100 in bf16 (dense
+/// tensor throughput as the vendors publish it, damped by what input pipelines reach).
+pub fn gpu_speed(gpu: u8, bf16: bool) -> f64 {
+    let (bf, fp) = match GPUS[gpu as usize] {
+        "NVIDIA A100-SXM4-40GB" => (1.0, 0.55),
+        "NVIDIA A10G" => (0.36, 0.2),
+        "NVIDIA L4" => (0.3, 0.16),
+        _ => (1.9, 1.0), // H100
+    };
+    if bf16 { bf } else { fp }
+}
+
+/// A standard normal draw (Box-Muller, libm only).
+fn normal(h: &mut Stream) -> f64 {
+    let u = h.uniform(1e-12, 1.0);
+    let v = h.unit();
+    libm::sqrt(-2.0 * libm::log(u)) * libm::cos(2.0 * core::f64::consts::PI * v)
+}
+
+/// Draws `n` of the `pool` examples per class: exact proportions when
+/// stratified; otherwise the hypergeometric spread a random split has.
+fn draw_from(h: &mut Stream, pool: &[u32], n: u32, stratified: bool) -> Vec<u32> {
+    let total: u32 = pool.iter().sum();
+    let weights: Vec<f64> = pool.iter().map(|&c| c as f64).collect();
+    let mut counts = apportion(n, &weights);
+    if !stratified && total > 1 {
+        let f = n as f64 / total as f64;
+        for (c, &p) in counts.iter_mut().zip(pool) {
+            let share = p as f64 / total as f64;
+            let sd = libm::sqrt(total as f64 * share * (1.0 - share) * f * (1.0 - f));
+            *c = (libm::round(*c as f64 + sd * normal(h)).max(0.0) as u32).min(p);
+        }
+        // restore the split's size, one example at a time, where the pool has room
+        let mut sum: u32 = counts.iter().sum();
+        let mut i = 0;
+        while sum != n {
+            let j = i % counts.len();
+            if sum < n && counts[j] < pool[j] {
+                counts[j] += 1;
+                sum += 1;
+            } else if sum > n && counts[j] > 0 {
+                counts[j] -= 1;
+                sum -= 1;
+            }
+            i += 1;
+        }
+    }
+    counts
+}
+
+/// Per-class counts of train, val and test, drawn from the dataset's real
+/// class totals (scaled to the subset when one is used). With the overlap
+/// bug, val is a fresh draw from all the data; otherwise the three partition it.
+fn split_class_counts(
+    h: &mut Stream,
+    class_totals: &[u32],
+    n_total: u32,
+    sizes: [u32; 3],
+    val_from_all: bool,
+    stratified: bool,
+) -> [Vec<u32>; 3] {
+    // a random subset of the dataset (records shuffled, then the first n kept)
+    let all = draw_from(h, class_totals, n_total, false);
+    let train = draw_from(h, &all, sizes[0], stratified);
+    let rest: Vec<u32> = all.iter().zip(&train).map(|(a, t)| a - t).collect();
+    if val_from_all {
+        let val = draw_from(h, &all, sizes[1], stratified);
+        return [train, val, rest];
+    }
+    let val = draw_from(h, &rest, sizes[1], stratified);
+    let test: Vec<u32> = rest.iter().zip(&val).map(|(r, v)| r - v).collect();
+    [train, val, test]
+}
+
 /// Integer counts proportional to `weights` that sum to `n` (largest remainders go first by index).
 fn apportion(n: u32, weights: &[f64]) -> Vec<u32> {
     let total: f64 = weights.iter().sum();
@@ -648,14 +743,13 @@ fn draw_distractors(d: &mut Stream, last_epoch: u16) -> Vec<Distractor> {
     let epoch = |d: &mut Stream| 1 + d.below(last_epoch as u64) as u16;
     let later_epoch = |d: &mut Stream| 2 + d.below(last_epoch.max(2) as u64 - 1) as u16;
     let count = 1 + d.below(3) as usize;
-    let mut kinds = [0u8, 1, 2, 3, 4];
+    let mut kinds = [0u8, 1, 3, 4];
     d.shuffle(&mut kinds);
     let mut out = Vec::with_capacity(count);
     for &kind in kinds.iter().take(count) {
         out.push(match kind {
             0 => Distractor::WorkerOversubscribed,
             1 => Distractor::Deprecation { variant: d.below(3) as u8 },
-            2 => Distractor::ClassImbalance,
             3 => Distractor::CheckpointRetry { epoch: epoch(d) },
             _ => Distractor::SlowEpoch { epoch: later_epoch(d), factor: quantise(d.uniform(2.0, 3.0), 1) },
         });
@@ -666,7 +760,6 @@ fn draw_distractors(d: &mut Stream, last_epoch: u16) -> Vec<Distractor> {
 #[allow(clippy::too_many_arguments)]
 fn draw_outcome(
     h: &mut Stream,
-    task: TaskId,
     bug: BugKind,
     config: &ModelConfig,
     epochs: u16,
@@ -677,11 +770,7 @@ fn draw_outcome(
     use super::calibration as cal;
     let k = config.num_classes();
     let chance = 1.0 / k as f64;
-    let mut a = h.uniform(config.accuracy.0, config.accuracy.1);
-    if task == TaskId::Medium {
-        // Medium runs are harder problems; the band keeps leakage gaps unmistakable.
-        a = (a - 0.06).clamp(0.70, 0.86).max(chance + 0.12);
-    }
+    let a = h.uniform(config.accuracy.0, config.accuracy.1);
     let a = q4(a);
     let ln_k = libm::log(k as f64);
     let best_epoch = epochs - h.below(3) as u16;
