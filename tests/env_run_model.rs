@@ -506,3 +506,88 @@ fn rule_round_four_decimal_metrics_are_rare() {
     }
     assert!(round * 100 <= total, "{round} of {total} four-decimal metrics end in 00");
 }
+
+#[test]
+fn rule_hardware_fits_and_sets_the_pace() {
+    use mlops_debug_env::env::world::gpu_speed;
+    for (task, seed) in episodes() {
+        let w = World::generate(task, seed);
+        let ctx = format!("{} {seed} {}", task.as_str(), w.bug.as_str());
+        let log = render(&w, ArtifactName::TrainLog);
+        let config = yaml_rust2::YamlLoader::load_from_str(&render(&w, ArtifactName::Config)).unwrap();
+        let training = &config[0]["training"];
+        let card: Value = serde_json::from_str(&render(&w, ArtifactName::ModelCard)).unwrap();
+        let gpu = log.split("device=cuda:0 (").nth(1).unwrap().split(')').next().unwrap();
+        let memory_gb = match gpu {
+            "NVIDIA A10G" | "NVIDIA L4" => 24.0,
+            name => {
+                name.split("GB").next().unwrap().rsplit(['-', ' ']).next().unwrap().parse::<f64>().unwrap()
+            }
+        };
+        let batch = training["batch_size"].as_i64().unwrap();
+        let micro = training["micro_batch_size"].as_i64().unwrap();
+        let accumulation = training["gradient_accumulation_steps"].as_i64().unwrap();
+        assert_eq!(micro * accumulation, batch, "{ctx}: micro-batches make up the batch");
+        let bf16 = training["precision"].as_str().unwrap() == "bf16";
+        let adaptive = config[0]["optimizer"]["name"].as_str().unwrap() != "sgd";
+        let params = f(&card["parameters"]);
+        let states = params * if adaptive { 16.0 } else { 12.0 } / 1e9;
+        let act = w.config().activation_mb * if bf16 { 1.0 } else { 2.0 } / 1e3;
+        assert!(
+            states + act * micro as f64 + 1.5 <= 0.9 * memory_gb,
+            "{ctx}: micro-batch {micro} fits {gpu}"
+        );
+        if micro < batch {
+            assert!(
+                states + act * 2.0 * micro as f64 + 1.5 > 0.9 * memory_gb,
+                "{ctx}: twice {micro} would not fit"
+            );
+        }
+        // Throughput follows the GPU and the precision (slow epochs aside).
+        let n_train = header_num(&log, "train");
+        let slow: Vec<u16> = log
+            .lines()
+            .filter(|l| l.contains("x the mean of the epochs"))
+            .map(|l| l.split("epoch ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap())
+            .collect();
+        let gpu_index = mlops_debug_env::env::world::GPUS.iter().position(|g| *g == gpu).unwrap() as u8;
+        for l in log.lines().filter(|l| l.contains("train_loss=")) {
+            let epoch: u16 = l.split(" epoch ").nth(1).unwrap().split('/').next().unwrap().parse().unwrap();
+            let seconds = num(kv(l, "time").unwrap());
+            if slow.contains(&epoch) || seconds < 5.0 {
+                continue;
+            }
+            let rate = n_train / seconds / gpu_speed(gpu_index, bf16);
+            let expected = w.config().throughput;
+            assert!(
+                (rate / expected - 1.0).abs() <= 0.12,
+                "{ctx}: {rate:.0} samples/s at A100-bf16 pace vs {expected}"
+            );
+        }
+    }
+}
+
+#[test]
+fn rule_status_lines_are_borne_out() {
+    use mlops_debug_env::env::Episode;
+    for (task, seed) in episodes() {
+        let w = World::generate(task, seed);
+        let ctx = format!("{} {seed} {}", task.as_str(), w.bug.as_str());
+        let ep = Episode::new(task, seed, "t");
+        let obs = serde_json::to_value(ep.reset_observation(Vec::new())).unwrap();
+        let status = obs["run_summary"]["status"].as_str().unwrap();
+        let log = render(&w, ArtifactName::TrainLog);
+        let ev = eval(&w);
+        let val = f(&ev["metrics"]["val_accuracy"]).max(f(&ev["metrics"]["test_accuracy"]));
+        if status.contains("far from what this setup usually reaches") {
+            assert!(val < w.config().accuracy.0 - 0.1, "{ctx}: {status} but eval accuracy {val}");
+        }
+        if status.contains("finished cleanly") {
+            assert!(!log.contains(" ERROR "), "{ctx}: {status} but the log has an error");
+            assert!(log.contains("training finished after"), "{ctx}");
+        }
+        for claim in ["do not hold up", "fresh hold-out", "overfit", "leak"] {
+            assert!(!status.contains(claim), "{ctx}: the status claims {claim:?}");
+        }
+    }
+}

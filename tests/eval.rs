@@ -125,7 +125,7 @@ fn the_command_prints_a_table_json_traces_and_trajectories() {
         ] {
             assert!(l.get(key).is_some(), "{key}");
         }
-        assert_eq!(l["env_version"], "1.0.0");
+        assert_eq!(l["env_version"], "2.0.0");
         let content = l["steps"][0]["observation"]["last_action_result"]["content"].as_str().unwrap();
         assert!(content.chars().count() <= 100);
     }

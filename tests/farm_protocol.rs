@@ -24,7 +24,7 @@ async fn websocket_plays_an_episode_and_resets_again() {
     assert_eq!(state["type"], "state");
     assert!(state["data"]["episode_id"].is_null() && state["data"]["score"].is_null());
     assert_eq!(state["data"]["step_count"], 0);
-    assert_eq!(state["data"]["env_version"], "1.0.0");
+    assert_eq!(state["data"]["env_version"], "2.0.0");
     let early = request(&mut ws, json!({"type": "step", "data": {"action_type": "read_config"}})).await;
     assert_eq!(early["data"]["code"], "NO_EPISODE");
 
@@ -327,7 +327,7 @@ async fn meta_routes_describe_the_environment() {
     assert_eq!(tasks["tasks"][2]["bug_pool"][0], "label_encoder_mismatch");
     assert!(tasks["seed_policy"]["training_seeds"].as_str().unwrap().contains("4294967296"));
     let (_, meta) = http.get("/metadata", None).await;
-    assert_eq!(meta["version"], "1.0.0");
+    assert_eq!(meta["version"], "2.0.0");
     assert!(meta["name"].is_string() && meta["description"].is_string());
     let (_, schema) = http.get("/schema", None).await;
     for key in ["action", "observation", "state"] {

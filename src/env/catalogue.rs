@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 /// Versions the generator, the catalogue, the rubrics and the observation keys.
-pub const ENV_VERSION: &str = "1.0.0";
+pub const ENV_VERSION: &str = "2.0.0";
 
 /// Seeds below this are the official evaluation set's range; training should use seeds >= it.
 pub const TRAINING_SEED_START: u64 = 1 << 32;
@@ -179,7 +179,7 @@ impl TaskId {
         match self {
             TaskId::Easy => "training run finished; results are far from what this setup usually reaches",
             TaskId::Medium => {
-                "training run finished; offline metrics do not hold up against a fresh hold-out"
+                "training run finished; the data pipeline is under review before the model ships"
             }
             TaskId::Hard => "training run finished cleanly; reported evaluation numbers are under review",
         }

@@ -342,6 +342,10 @@ pub struct ModelConfig {
     /// A classifier head trained on a frozen encoder's sentence embeddings
     /// (the medium task's text pipelines); the tokenizer is the encoder's.
     pub frozen_encoder: bool,
+    /// Activation memory per training sample in bf16 at input_size, MB
+    /// (transformers: layers x (34 s h + 5 a s^2) bytes, Korthikanti et al. 2022;
+    /// CNNs and MLPs: measured orders of magnitude). fp32 doubles it.
+    pub activation_mb: f64,
     /// Training samples per second on one A100 in bf16 (fp32 for tabular models), val pass included.
     pub throughput: f64,
 }
@@ -372,6 +376,7 @@ pub const CONFIGS: &[ModelConfig] = &[
         tokenizer: Some(("distilbert-base-uncased", 30_522)),
         input_size: 128,
         frozen_encoder: false,
+        activation_mb: 26.0,
         throughput: 1_400.0,
     },
     ModelConfig {
@@ -391,6 +396,7 @@ pub const CONFIGS: &[ModelConfig] = &[
         tokenizer: Some(("bert-base-uncased", 30_522)),
         input_size: 512,
         frozen_encoder: false,
+        activation_mb: 350.0,
         throughput: 160.0,
     },
     ModelConfig {
@@ -410,6 +416,7 @@ pub const CONFIGS: &[ModelConfig] = &[
         tokenizer: Some(("bert-base-cased", 28_996)),
         input_size: 128,
         frozen_encoder: false,
+        activation_mb: 52.0,
         throughput: 800.0,
     },
     ModelConfig {
@@ -429,6 +436,7 @@ pub const CONFIGS: &[ModelConfig] = &[
         tokenizer: Some(("deberta-v3-small", 128_100)),
         input_size: 256,
         frozen_encoder: false,
+        activation_mb: 90.0,
         throughput: 500.0,
     },
     ModelConfig {
@@ -448,6 +456,7 @@ pub const CONFIGS: &[ModelConfig] = &[
         tokenizer: Some(("albert-base-v2", 30_000)),
         input_size: 256,
         frozen_encoder: false,
+        activation_mb: 127.0,
         throughput: 450.0,
     },
     ModelConfig {
@@ -467,6 +476,7 @@ pub const CONFIGS: &[ModelConfig] = &[
         tokenizer: Some(("electra-small-discriminator", 30_522)),
         input_size: 96,
         frozen_encoder: false,
+        activation_mb: 12.0,
         throughput: 3_500.0,
     },
     ModelConfig {
@@ -486,6 +496,7 @@ pub const CONFIGS: &[ModelConfig] = &[
         tokenizer: Some(("all-minilm-l12-v2", 30_522)),
         input_size: 256,
         frozen_encoder: false,
+        activation_mb: 87.0,
         throughput: 1_600.0,
     },
     ModelConfig {
@@ -506,6 +517,7 @@ pub const CONFIGS: &[ModelConfig] = &[
         tokenizer: Some(("all-minilm-l12-v2", 30_522)),
         input_size: 128,
         frozen_encoder: true,
+        activation_mb: 0.01,
         throughput: 20_000.0,
     },
     // ---- image ------------------------------------------------------------
@@ -526,6 +538,7 @@ pub const CONFIGS: &[ModelConfig] = &[
         tokenizer: None,
         input_size: 32,
         frozen_encoder: false,
+        activation_mb: 6.0,
         throughput: 9_000.0,
     },
     ModelConfig {
@@ -545,6 +558,7 @@ pub const CONFIGS: &[ModelConfig] = &[
         tokenizer: None,
         input_size: 32,
         frozen_encoder: false,
+        activation_mb: 6.0,
         throughput: 9_000.0,
     },
     ModelConfig {
@@ -564,6 +578,7 @@ pub const CONFIGS: &[ModelConfig] = &[
         tokenizer: None,
         input_size: 224,
         frozen_encoder: false,
+        activation_mb: 45.0,
         throughput: 1_100.0,
     },
     ModelConfig {
@@ -583,6 +598,7 @@ pub const CONFIGS: &[ModelConfig] = &[
         tokenizer: None,
         input_size: 32,
         frozen_encoder: false,
+        activation_mb: 1.0,
         throughput: 12_000.0,
     },
     ModelConfig {
@@ -602,6 +618,7 @@ pub const CONFIGS: &[ModelConfig] = &[
         tokenizer: None,
         input_size: 96,
         frozen_encoder: false,
+        activation_mb: 27.0,
         throughput: 1_800.0,
     },
     // ---- tabular ----------------------------------------------------------
@@ -622,6 +639,7 @@ pub const CONFIGS: &[ModelConfig] = &[
         tokenizer: None,
         input_size: 8,
         frozen_encoder: false,
+        activation_mb: 0.05,
         throughput: 40_000.0,
     },
     ModelConfig {
@@ -641,6 +659,7 @@ pub const CONFIGS: &[ModelConfig] = &[
         tokenizer: None,
         input_size: 28,
         frozen_encoder: false,
+        activation_mb: 0.05,
         throughput: 12_000.0,
     },
     ModelConfig {
@@ -660,6 +679,7 @@ pub const CONFIGS: &[ModelConfig] = &[
         tokenizer: None,
         input_size: 28,
         frozen_encoder: false,
+        activation_mb: 0.05,
         throughput: 30_000.0,
     },
 ];

@@ -42,6 +42,17 @@ impl OptimizerKind {
 }
 
 pub const GPUS: [&str; 4] = ["NVIDIA A100-SXM4-40GB", "NVIDIA A10G", "NVIDIA L4", "NVIDIA H100 80GB HBM3"];
+/// Memory of each GPU in GB, in GPUS order.
+pub const GPU_MEMORY_GB: [f64; 4] = [40.0, 24.0, 24.0, 80.0];
+
+/// Memory a training step needs for `micro_batch` samples, in GB: weights,
+/// gradients and optimiser state (4 + 4 + 8 bytes a parameter for Adam/AdamW,
+/// 4 + 4 + 4 for SGD with momentum), activations, and 1.5 GB of CUDA context and workspace.
+pub fn step_memory_gb(config: &ModelConfig, adaptive: bool, bf16: bool, micro_batch: u32) -> f64 {
+    let states = config.parameters as f64 * if adaptive { 16.0 } else { 12.0 } / 1e9;
+    let activations = config.activation_mb * if bf16 { 1.0 } else { 2.0 } * micro_batch as f64 / 1e3;
+    states + activations + 1.5
+}
 
 pub const MIN_HEALTHY_LR: f64 = 1e-6;
 pub const MAX_HEALTHY_MOMENTUM: f64 = 0.95;
@@ -229,6 +240,10 @@ pub struct World {
     pub nesterov: bool,
     pub weight_decay: f64,
     pub batch_size: u32,
+    /// Samples a forward/backward pass holds at once: the batch size when it
+    /// fits the GPU, else the largest power of two that does (gradients are
+    /// accumulated over batch_size / micro_batch_size passes).
+    pub micro_batch_size: u32,
     pub epochs: u16,
     pub scheduler: SchedulerKind,
     pub warmup_steps: u32,
@@ -393,6 +408,13 @@ impl World {
             }
             _ => intended_batch,
         };
+        let mut micro_batch_size = batch_size;
+        while micro_batch_size > 1
+            && step_memory_gb(config, optimizer.is_adaptive(), bf16, micro_batch_size)
+                > 0.9 * GPU_MEMORY_GB[gpu as usize]
+        {
+            micro_batch_size /= 2;
+        }
 
         // ---- normaliser and feature statistics -------------------------------
         let normaliser = match (task, config.modality) {
@@ -543,6 +565,7 @@ impl World {
             nesterov,
             weight_decay,
             batch_size,
+            micro_batch_size,
             epochs,
             scheduler,
             warmup_steps,

@@ -21,6 +21,8 @@ pub fn tree(w: &World) -> Node {
     let training = Node::map([
         ("epochs", Node::Int(w.epochs as i64)),
         ("batch_size", Node::Int(w.batch_size as i64)),
+        ("micro_batch_size", Node::Int(w.micro_batch_size as i64)),
+        ("gradient_accumulation_steps", Node::Int((w.batch_size / w.micro_batch_size) as i64)),
         ("precision", Node::str(if w.bf16 { "bf16" } else { "fp32" })),
         ("seed", Node::Int(w.train_seed as i64)),
         ("eval_every_n_epochs", Node::Int(1)),

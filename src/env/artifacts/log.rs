@@ -162,11 +162,13 @@ fn header(out: &mut Writer, w: &World, t: u64) {
     h(
         out,
         format!(
-            "trainer: optimizer={} lr={}{momentum} weight_decay={} batch_size={}",
+            "trainer: optimizer={} lr={}{momentum} weight_decay={} batch_size={} micro_batch_size={} grad_accum_steps={}",
             w.optimizer.display(),
             w.lr.text(),
             super::tree::plain_float(w.weight_decay),
-            w.batch_size
+            w.batch_size,
+            w.micro_batch_size,
+            w.batch_size / w.micro_batch_size
         ),
     );
     h(
