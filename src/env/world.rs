@@ -130,6 +130,8 @@ pub struct TokenizerState {
     pub previous_version: Version,
     /// Vocabulary entries the training version added over the previous one.
     pub tokens_added: u32,
+    /// Entries of the training version: the base model's plus every version's additions.
+    pub vocab_size: u32,
     /// Share of eval tokens that become [UNK] under the eval tokenizer.
     pub eval_unk_rate: f64,
     /// Share of [UNK] under the training tokenizer (healthy, small).
@@ -468,6 +470,7 @@ impl World {
             let train_version = Version { major: h.range_u32(2, 5) as u8, minor: h.range_u32(1, 9) as u8 };
             let previous_version = Version { major: train_version.major, minor: train_version.minor - 1 };
             let tokens_added = h.range_u32(150, 900);
+            let earlier_additions = h.range_u32(0, 400) * (train_version.minor as u32 - 1);
             let train_unk_rate = quantise(h.uniform(0.0005, 0.004), 4);
             let drift = bug == BugKind::TokenizerVersionDrift;
             TokenizerState {
@@ -475,6 +478,7 @@ impl World {
                 eval_version: if drift { previous_version } else { train_version },
                 previous_version,
                 tokens_added,
+                vocab_size: config.tokenizer.map_or(0, |(_, base)| base) + earlier_additions + tokens_added,
                 eval_unk_rate: if drift { quantise(h.uniform(0.10, 0.25), 4) } else { train_unk_rate },
                 train_unk_rate,
             }
@@ -804,10 +808,10 @@ fn draw_outcome(
     let mut o = Outcome {
         regime: Regime::Healthy,
         first_train_loss: f64::NAN,
-        first_train_acc: q4(chance + (healthy_train - chance) * h.uniform(0.15, 0.5)),
+        first_train_acc: q4(chance + (healthy_train - chance) * h.uniform(0.35, 0.7)),
         final_train_acc: healthy_train,
-        train_excess: (h.uniform(0.15, 0.35), h.uniform(0.02, 0.08)),
-        first_val_acc: q4(chance + (a - chance) * h.uniform(0.5, 0.85)),
+        train_excess: (h.uniform(0.05, 0.2), h.uniform(0.02, 0.08)),
+        first_val_acc: q4(chance + (a - chance) * h.uniform(0.55, 0.9)),
         best_val_acc: a,
         best_epoch,
         best_val_loss: 0.0,
@@ -922,6 +926,13 @@ fn draw_outcome(
             o.eval_val_acc = val;
             o.eval_test_acc = q4(val - h.uniform(0.003, 0.02));
         }
+    }
+    // A run that learns ends its training loss at most 0.75 of where it started
+    // (the loss_trajectory check's healthy side): raise the first epoch's excess when needed.
+    if matches!(o.regime, Regime::Healthy | Regime::Memorising) {
+        let last = cal::loss(o.final_train_acc, k, o.train_excess.1);
+        let needed = last / (0.75 * cal::floor(o.first_train_acc, k)) - 1.0;
+        o.train_excess.0 = o.train_excess.0.max(needed);
     }
     // The evaluated checkpoint is the best epoch's: its logged val loss, and the
     // confidence that loss implies, score every split the evaluation reports.

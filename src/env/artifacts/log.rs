@@ -145,12 +145,13 @@ fn header(out: &mut Writer, w: &World, t: u64) {
         out,
         format!("data: samples={} splits train={} val={} test={}", w.n_total, w.n_train, w.n_val, w.n_test),
     );
-    if let (Some(tok), Some((name, vocab))) = (w.tokenizer, c.tokenizer) {
+    if let (Some(tok), Some((name, _))) = (w.tokenizer, c.tokenizer) {
         h(
             out,
             format!(
-                "data: tokenizer={name} version={} vocab_size={vocab} max_length={}",
+                "data: tokenizer={name} version={} vocab_size={} max_length={}",
                 tok.train_version.text(),
+                tok.vocab_size,
                 c.input_size
             ),
         );
