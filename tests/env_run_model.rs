@@ -451,6 +451,9 @@ fn rule_datasets_are_the_real_ones() {
                 code.split("test_size=").nth(2).unwrap().split(',').next().unwrap().parse().unwrap();
             assert_eq!(f(&stats["splits"]["val"]) as u32, (val_size * n as f64).ceil() as u32, "{ctx}");
             assert_eq!(f(&stats["splits"]["test"]) as u32, hold, "{ctx}");
+            // train and test partition the data: every val example overlaps one of them
+            let overlap = f(&stats["overlap"]["train_val"]) + f(&stats["overlap"]["val_test"]);
+            assert_eq!(overlap, f(&stats["splits"]["val"]), "{ctx}: overlap counts add up to val");
         } else {
             assert_eq!(
                 f(&stats["splits"]["test"]) as u32,

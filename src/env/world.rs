@@ -385,7 +385,8 @@ impl World {
             let jitter = h.uniform(0.97, 1.03);
             let tv = libm::round(n_val as f64 * n_train as f64 / n_total as f64 * jitter) as u32;
             let tv = tv.min(n_val);
-            let vt = (libm::round(n_val as f64 * n_hold as f64 / n_total as f64) as u32).min(n_val - tv);
+            // train and test partition the data, so every val example is in one of them
+            let vt = n_val - tv;
             (n_val, n_hold, tv, vt)
         } else {
             let (n_val, n_test) = split_sizes(n_hold, 0.5);
