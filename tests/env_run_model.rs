@@ -594,3 +594,143 @@ fn rule_status_lines_are_borne_out() {
         }
     }
 }
+
+/// The framework and trainer messages an episode's log may carry, each as
+/// its source prints it (PyTorch's warnings word for word; the rest the
+/// trainer's own format). A line matches when it starts with one of these.
+const KNOWN_MESSAGES: &[&str] = &[
+    "trainer: run_id=",
+    "trainer: device=cuda:0 (",
+    "data: samples=",
+    "data: tokenizer=",
+    "trainer: optimizer=",
+    "trainer: epochs=",
+    "epoch ",
+    "checkpoint: saved checkpoints/epoch_",
+    "checkpoint: write of checkpoints/epoch_",
+    "trainer: non-finite loss (nan) at epoch ",
+    "trainer: best val_acc=",
+    "trainer: training finished after ",
+    "trainer: training stopped after ",
+    // torch/storage.py
+    "UserWarning: TypedStorage is deprecated. It will be removed in the future and UntypedStorage will be the only storage class.",
+    // torch/distributed/distributed_c10d.py
+    "FutureWarning: `torch.distributed.reduce_op` is deprecated, please use `torch.distributed.ReduceOp` instead",
+    // setuptools' pkg_resources
+    "DeprecationWarning: pkg_resources is deprecated as an API. See https://setuptools.pypa.io/en/latest/pkg_resources.html",
+    // torch/utils/data/dataloader.py, check_worker_number_rationality
+    "UserWarning: This DataLoader will create ",
+];
+
+#[test]
+fn rule_framework_messages_are_real() {
+    for (task, seed) in episodes() {
+        let w = World::generate(task, seed);
+        let ctx = format!("{} {seed} {}", task.as_str(), w.bug.as_str());
+        let log = render(&w, ArtifactName::TrainLog);
+        let workers = header_num(&log, "num_workers");
+        for l in log.lines() {
+            let message = l[24..].split_once(' ').unwrap().1.trim_start();
+            let known = KNOWN_MESSAGES.iter().any(|k| message.starts_with(k))
+                || (message.starts_with("trainer: epoch ")
+                    && message.contains("x the mean of the epochs before it"));
+            assert!(known, "{ctx}: unknown message {message:?}");
+            assert!(
+                !message.contains("respawn"),
+                "{ctx}: PyTorch raises on a dead worker, it does not respawn"
+            );
+            if let Some(rest) = message.strip_prefix("UserWarning: This DataLoader will create ") {
+                let created: f64 = rest.split(' ').next().unwrap().parse().unwrap();
+                assert_eq!(created, workers, "{ctx}: the warning names the configured workers");
+                let suggested: f64 =
+                    rest.split("system is ").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
+                assert!(suggested < created, "{ctx}: PyTorch warns only above its suggestion");
+            }
+        }
+        // [UNK] rates only under tokenizers that have an unknown token (not byte-level BPE).
+        if let Some((name, _)) = w.config().tokenizer {
+            for bpe in ["roberta", "gpt2", "bart", "longformer"] {
+                assert!(!name.contains(bpe), "{ctx}: {name} is byte-level BPE and has no [UNK]");
+            }
+        }
+    }
+}
+
+#[test]
+fn rule_pipeline_trains_what_config_and_card_say() {
+    for (task, seed) in episodes() {
+        let w = World::generate(task, seed);
+        let ctx = format!("{} {seed} {}", task.as_str(), w.bug.as_str());
+        let config = yaml_rust2::YamlLoader::load_from_str(&render(&w, ArtifactName::Config)).unwrap();
+        let config = &config[0];
+        let code = render(&w, ArtifactName::Preprocessing);
+        let card: Value = serde_json::from_str(&render(&w, ArtifactName::ModelCard)).unwrap();
+        let constant = |name: &str| {
+            code.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} = ")))
+                .map(|v| v.trim_matches('"').to_string())
+        };
+        let model = config["model"]["name"].as_str().unwrap();
+        assert_eq!(constant("MODEL_NAME").as_deref(), Some(model), "{ctx}: the code's model is the config's");
+        assert_eq!(card["model_name"], model, "{ctx}");
+        assert_eq!(card["architecture"]["class"], config["model"]["architecture"].as_str().unwrap(), "{ctx}");
+        let dataset = config["data"]["dataset"].as_str().unwrap();
+        assert_eq!(constant("DATA_PATH"), Some(format!("data/{dataset}")), "{ctx}");
+        assert_eq!(card["dataset"], dataset, "{ctx}");
+        assert_eq!(
+            config["model"]["num_labels"].as_i64().unwrap() as usize,
+            card["classes"].as_array().unwrap().len(),
+            "{ctx}"
+        );
+        match w.config().modality {
+            Modality::Text => {
+                let max_len = config["data"]["max_seq_length"].as_i64().unwrap().to_string();
+                assert_eq!(constant("MAX_LENGTH"), Some(max_len), "{ctx}");
+                // a frozen encoder's embeddings feed a head; a fine-tuned model gets token ids
+                let frozen = config["model"]["freeze_encoder"].as_bool().unwrap_or(false);
+                assert_eq!(
+                    code.contains("sentence_embeddings("),
+                    frozen,
+                    "{ctx}: embeddings only for a frozen encoder"
+                );
+                if frozen {
+                    let encoder = config["model"]["encoder"].as_str().unwrap();
+                    assert_eq!(constant("ENCODER_NAME").as_deref(), Some(encoder), "{ctx}");
+                    assert!(
+                        !config["model"]["architecture"]
+                            .as_str()
+                            .unwrap()
+                            .ends_with("ForSequenceClassification"),
+                        "{ctx}"
+                    );
+                } else {
+                    assert!(
+                        config["model"]["architecture"]
+                            .as_str()
+                            .unwrap()
+                            .ends_with("ForSequenceClassification"),
+                        "{ctx}"
+                    );
+                }
+            }
+            Modality::Image => {
+                let side = config["data"]["image_size"].as_i64().unwrap() as u32;
+                assert_eq!(constant("IMAGE_SIZE"), Some(side.to_string()), "{ctx}");
+                let (native, channels) = w.config().data.image.unwrap();
+                if native != side {
+                    assert!(
+                        code.contains("resize(r[\"image\"], IMAGE_SIZE)"),
+                        "{ctx}: {native}px images resized to {side}"
+                    );
+                }
+                if channels == 1 {
+                    assert!(code.contains("to_rgb("), "{ctx}: grayscale images made RGB");
+                }
+            }
+            Modality::Tabular => {
+                let features = config["data"]["num_features"].as_i64().unwrap().to_string();
+                assert_eq!(constant("NUM_FEATURES"), Some(features), "{ctx}");
+            }
+        }
+    }
+}
