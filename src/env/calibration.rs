@@ -6,13 +6,15 @@
 //! evenly over the other `K - 1` classes). Its cross-entropy is then
 //!
 //! ```text
-//! CE(a, c) = -a ln c - (1 - a) ln((1 - c) / (K - 1))
+//! CE(a, c) = -a ln c - (1 - a) ln((1 - c) / m)
 //! ```
 //!
-//! For `a >= 1/K`, CE is smallest when the model is calibrated (`c = a`); that
-//! minimum `H(a)` is the floor of every reported loss, and it is above
-//! `(1 - a) ln 2` (a wrong prediction puts at most 1/2 on the true class). For
-//! `a < 1/K` the floor is `ln K` (the uniform prediction). The world draws, for
+//! where `m` (see `spread`) is over how many classes the doubt is spread: all
+//! `K - 1` at chance, the few confusable ones once the model has learnt. CE is
+//! smallest when the model is calibrated (`c = a`); that minimum `H(a)` is the
+//! floor of every reported loss, and it is above `(1 - a) ln 2` (a wrong
+//! prediction puts at most 1/2 on the true class). At or below chance the
+//! floor is `ln K` (the uniform prediction). The world draws, for
 //! every split it reports, an *excess* `x >= 0` and reports `H(a) (1 + x)`;
 //! the confidence that produces that loss (`c > a`, over-confident) is what the
 //! faults that change evaluation re-use: a permuted label map scores the same
@@ -27,20 +29,35 @@ fn ln(x: f64) -> f64 {
     libm::log(x)
 }
 
+/// Classes a model that has learnt something spreads its doubt over: a
+/// trained model confuses a class with a few others, not with all of them.
+pub const CONFUSABLE: usize = 4;
+
+/// Over how many classes the non-arg-max mass is spread at accuracy `acc`:
+/// all `K - 1` at chance, narrowing to `min(K - 1, CONFUSABLE)` as the model
+/// learns (by the square of the distance still to go).
+pub fn spread(acc: f64, k: usize) -> f64 {
+    let kf = k as f64;
+    let top = (k - 1).min(CONFUSABLE) as f64;
+    let skill = ((acc - 1.0 / kf) / (1.0 - 1.0 / kf)).clamp(0.0, 1.0);
+    let rest = 1.0 - skill;
+    top + (kf - 1.0 - top) * rest * rest
+}
+
 /// Cross-entropy of a model with accuracy `acc` and confidence `conf` on `k` classes.
 pub fn cross_entropy(acc: f64, conf: f64, k: usize) -> f64 {
-    let k = k as f64;
-    let conf = conf.clamp(1.0 / k, MAX_CONFIDENCE);
-    let wrong = (1.0 - conf) / (k - 1.0);
+    let m = spread(acc, k);
+    let conf = conf.clamp(1.0 / (m + 1.0), MAX_CONFIDENCE);
+    let wrong = (1.0 - conf) / m;
     -acc * ln(conf) - (1.0 - acc) * ln(wrong)
 }
 
 /// The smallest cross-entropy any model of accuracy `acc` can have (the floor `H(a)`).
 pub fn floor(acc: f64, k: usize) -> f64 {
-    let c = acc.max(1.0 / k as f64).min(MAX_CONFIDENCE);
     if acc >= 1.0 {
         return 0.0;
     }
+    let c = acc.max(1.0 / (spread(acc, k) + 1.0)).min(MAX_CONFIDENCE);
     cross_entropy(acc, c, k)
 }
 
@@ -52,7 +69,7 @@ pub fn loss(acc: f64, k: usize, excess: f64) -> f64 {
 /// The (over-)confidence `c >= max(acc, 1/K)` whose cross-entropy is `loss`
 /// (bisection; CE rises with `c` above the calibrated point).
 pub fn confidence(acc: f64, k: usize, loss: f64) -> f64 {
-    let mut lo = acc.max(1.0 / k as f64).min(MAX_CONFIDENCE);
+    let mut lo = acc.max(1.0 / (spread(acc, k) + 1.0)).min(MAX_CONFIDENCE);
     let mut hi = MAX_CONFIDENCE;
     if cross_entropy(acc, lo, k) >= loss {
         return lo;
@@ -78,7 +95,9 @@ pub fn permuted_accuracy(acc: f64, k: usize) -> f64 {
 /// Cross-entropy of the same predictions (accuracy `acc`, confidence `conf`)
 /// scored against deranged targets: a right prediction now puts `(1-c)/(K-1)`
 /// on the target; a wrong one puts `c` on it with chance `1/(K-1)` (it picked
-/// the new target) and `(1-c)/(K-1)` otherwise.
+/// the new target) and `(1-c)/(K-1)` otherwise. The target, a class the model
+/// was never asked to confuse with the true one, gets an even share of the
+/// non-arg-max mass: a lower bound of the loss a real model would show.
 pub fn permuted_cross_entropy(acc: f64, conf: f64, k: usize) -> f64 {
     let kf = k as f64;
     let conf = conf.clamp(1.0 / kf, MAX_CONFIDENCE);
