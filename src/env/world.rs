@@ -521,11 +521,13 @@ impl World {
         );
         // The class-imbalance distractor is the data's own: a training split
         // whose largest class outnumbers its smallest by more than the warning ratio.
+        // It takes the place of the last drawn one: one to three in all.
         let mut distractors = distractors;
         let (max, min) = (class_counts[0].iter().max(), class_counts[0].iter().min());
         if let (Some(&max), Some(&min)) = (max, min)
             && max as f64 > CLASS_BALANCE_WARN * min as f64
         {
+            distractors.truncate(2);
             distractors.push(Distractor::ClassImbalance);
         }
         let eval_order: Vec<u8> = if bug == BugKind::LabelEncoderMismatch {
