@@ -207,7 +207,7 @@ fn check_episode(task: TaskId, seed: u64) {
             assert!(finite.windows(2).all(|p| p[1].grad_norm > p[0].grad_norm), "{ctx}: grad norms grow");
             assert!(rows.last().unwrap().train_loss.is_nan(), "{ctx}: log reaches nan");
             assert!(r.log.contains("ERROR"), "{ctx}: halts with an error line");
-            assert!(f(&r.eval["metrics"]["val_loss"]).is_nan(), "{ctx}");
+            assert!(f(&r.eval["metrics"]["val_loss"]).is_finite(), "{ctx}: the epoch-1 checkpoint is finite");
             assert!(val < chance + 0.06, "{ctx}: diverged model's accuracy");
         }
         BugKind::WrongOptimizer => {
@@ -303,6 +303,7 @@ fn check_episode(task: TaskId, seed: u64) {
     }
 
     // ---- distractors ----------------------------------------------------------
+    // one to three, the data's own class imbalance among them where it has one
     assert!((1..=3).contains(&w.distractors.len()), "{ctx}");
 
     // ---- checks: expected verdicts, repeatable, and equal to the artifacts ------

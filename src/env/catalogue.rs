@@ -179,7 +179,7 @@ impl TaskId {
         match self {
             TaskId::Easy => "training run finished; results are far from what this setup usually reaches",
             TaskId::Medium => {
-                "training run finished; offline metrics do not hold up against a fresh hold-out"
+                "training run finished; the data pipeline is under review before the model ships"
             }
             TaskId::Hard => "training run finished cleanly; reported evaluation numbers are under review",
         }

@@ -355,10 +355,11 @@ fn loss_trajectory(rows: &[EpochRow]) -> CheckResult {
         (Verdict::Pass, "falling steadily")
     };
     let reading = format!(
-        "training loss {} at epoch 1, {} at epoch {}: {pattern}; {reversals} of {possible} changes reverse direction",
+        "training loss {} at epoch 1, {} at epoch {}: {pattern}; of its {} epoch-to-epoch changes, {reversals} reverse the direction of the one before",
         super::num::fixed(first, 4),
         super::num::fixed(last, 4),
-        rows.len()
+        rows.len(),
+        changes.len()
     );
     result(
         CheckKind::LossTrajectory,

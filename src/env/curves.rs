@@ -2,6 +2,7 @@
 //! Computed on demand (the log, three checks) rather than stored, so an idle
 //! episode stays small.
 
+use super::calibration as cal;
 use super::num::{Sci2, quantise};
 use super::rng::{Purpose, Stream};
 use super::world::{Distractor, Regime, SchedulerKind, World};
@@ -29,94 +30,131 @@ fn ease_out(t: f64) -> f64 {
     1.0 - u * u
 }
 
-/// Learning rate at the end of epoch `e` of `epochs` under the schedule.
-fn scheduled_lr(w: &World, e: u16) -> Sci2 {
+/// Optimizer steps of the whole run as configured.
+pub fn total_steps(w: &World) -> u64 {
+    w.steps_per_epoch() as u64 * w.epochs as u64
+}
+
+/// The learning rate of optimizer step `s` (0-based): linear warmup over
+/// `warmup_steps` (the rate of step s is base x (s+1)/warmup), then the
+/// schedule over the remaining steps as transformers' `get_*_schedule_with_warmup`
+/// computes it; `step` decays by 10x every third of the epochs (torch StepLR).
+pub fn lr_at_step(w: &World, s: u64) -> f64 {
     let base = w.lr.value();
-    let frac = e as f64 / w.epochs as f64;
-    let lr = match w.scheduler {
+    let warmup = w.warmup_steps as u64;
+    let total = total_steps(w);
+    if s < warmup {
+        return base * (s + 1) as f64 / warmup as f64;
+    }
+    let after = (s - warmup) as f64;
+    let span = (total.saturating_sub(warmup)).max(1) as f64;
+    match w.scheduler {
         SchedulerKind::Constant => base,
-        SchedulerKind::Linear => base * (1.0 - frac),
-        SchedulerKind::Cosine => base * 0.5 * (1.0 + libm::cos(core::f64::consts::PI * frac)),
+        SchedulerKind::Linear => base * ((span - after) / span).max(0.0),
+        SchedulerKind::Cosine => {
+            base * 0.5 * (1.0 + libm::cos(core::f64::consts::PI * (after / span).min(1.0)))
+        }
         SchedulerKind::Step => {
-            let step = (w.epochs / 3).max(1);
+            let step_epochs = (w.epochs / 3).max(1) as u64;
+            let epoch = s / w.steps_per_epoch() as u64;
             let mut lr = base;
-            for _ in 0..(e / step) {
+            for _ in 0..(epoch / step_epochs) {
                 lr *= 0.1;
             }
             lr
         }
-    };
-    Sci2::from_f64(lr)
+    }
+}
+
+/// The rate the log prints for epoch `e` (1-based): that of the epoch's last step.
+fn logged_lr(w: &World, e: u16) -> Sci2 {
+    Sci2::from_f64(lr_at_step(w, e as u64 * w.steps_per_epoch() as u64 - 1))
+}
+
+/// Mean learning rate over epoch `e`'s steps (16 evenly spaced samples).
+fn mean_lr(w: &World, e: u16) -> f64 {
+    let spe = w.steps_per_epoch() as u64;
+    let first = (e as u64 - 1) * spe;
+    let samples = spe.min(16);
+    (0..samples).map(|i| lr_at_step(w, first + (2 * i + 1) * spe / (2 * samples))).sum::<f64>()
+        / samples as f64
+}
+
+/// Progress of optimisation by the end of each epoch, 0 after epoch 1 and 1
+/// after the last: the share of the learning rate spent since epoch 1, so a
+/// run whose rate decays 1000x stops moving, and a run still warming up moves slowly.
+fn progress(w: &World, n: usize) -> Vec<f64> {
+    let mut spent = Vec::with_capacity(n);
+    let mut total = 0.0;
+    for e in 1..=n {
+        if e > 1 {
+            total += mean_lr(w, e as u16);
+        }
+        spent.push(total);
+    }
+    spent.iter().map(|s| if total > 0.0 { s / total } else { 0.0 }).collect()
 }
 
 /// The rows the log reports: epochs 1..=final_epoch.
 pub fn curves(w: &World) -> Vec<EpochRow> {
     let mut c = Stream::new(w.task, w.seed, Purpose::Curves);
     let o = &w.outcome;
+    let k = w.config().num_classes();
     let last = w.final_epoch();
     let n = last as usize;
-    let mut rows = Vec::with_capacity(n);
+    let best = o.best_epoch.min(last) as usize;
+    let t = progress(w, n);
+    let lerp = |a: f64, b: f64, f: f64| a + (b - a) * f;
 
-    // Training loss.
+    // Training accuracy and loss: one point of the calibration relation per epoch.
+    let mut train_acc = vec![0.0; n];
     let mut train_loss = vec![0.0; n];
     match o.regime {
         Regime::Diverging => {
             let mut l = o.first_train_loss;
-            for (i, slot) in train_loss.iter_mut().enumerate() {
-                *slot = if i + 1 == n { f64::NAN } else { q4(l) };
+            for i in 0..n {
+                train_acc[i] = q4(lerp(o.first_train_acc, o.final_train_acc, c.uniform(0.0, 1.0)));
+                train_loss[i] = if i + 1 == n { f64::NAN } else { q4(l) };
                 l *= c.uniform(2.0, 5.0);
             }
         }
         Regime::Oscillating => {
-            let base = o.first_train_loss / (1.0 + c.uniform(0.08, 0.15));
-            for (i, slot) in train_loss.iter_mut().enumerate() {
+            // Momentum 0.99+ overshoots: accuracy and confidence swing against each other every epoch.
+            let (lo_acc, hi_acc) = (o.first_train_acc, o.final_train_acc.max(o.first_train_acc + 0.004));
+            for i in 0..n {
                 let amp = c.uniform(0.08, 0.15);
-                *slot = if i == 0 {
-                    o.first_train_loss
+                let x = o.train_excess.0;
+                let (acc, excess) = if i == 0 {
+                    (o.first_train_acc, x + 0.5 * amp)
                 } else if i % 2 == 1 {
-                    q4(base * (1.0 - amp))
+                    (lerp(lo_acc, hi_acc, c.uniform(0.6, 1.0)), x * c.uniform(0.0, 0.5))
                 } else {
-                    q4(base * (1.0 + amp))
+                    (lerp(lo_acc, hi_acc, c.uniform(0.0, 0.4)), x + amp)
                 };
+                train_acc[i] = q4(acc);
+                train_loss[i] = q4(cal::loss(train_acc[i], k, excess));
             }
         }
         _ => {
-            // Geometric interpolation with noise, strictly decreasing, ending on target.
-            let ln_ratio = libm::log(o.final_train_loss / o.first_train_loss);
-            let mut prev = f64::INFINITY;
-            for (i, slot) in train_loss.iter_mut().enumerate() {
-                let t = if n == 1 { 1.0 } else { i as f64 / (n - 1) as f64 };
-                let shaped = ease_out(t);
-                let mut l = o.first_train_loss * libm::exp(ln_ratio * shaped);
-                if i > 0 && i + 1 < n {
-                    l *= c.uniform(0.985, 1.015);
-                }
-                if i + 1 == n {
-                    l = o.final_train_loss;
-                }
-                let l = q4(q4(l).min(prev - 0.0001));
-                *slot = l;
-                prev = l;
+            for i in 0..n {
+                let f = ease_out(t[i]);
+                train_acc[i] = q4(lerp(o.first_train_acc, o.final_train_acc, f));
+                let excess = lerp(o.train_excess.0, o.train_excess.1, f);
+                let l = q4(cal::loss(train_acc[i], k, excess));
+                train_loss[i] = if i > 0 { l.min(train_loss[i - 1]) } else { l };
             }
-            train_loss[n - 1] = train_loss[n - 1].max(0.0001);
         }
     }
 
-    // Accuracies: rise to their targets; val peaks exactly at the best epoch.
-    let best = o.best_epoch.min(last) as usize;
+    let mut rows = Vec::with_capacity(n);
     for i in 0..n {
         let e = i + 1;
-        let t = if n == 1 { 1.0 } else { i as f64 / (n - 1) as f64 };
-        let train_acc = if o.regime == Regime::Oscillating || o.regime == Regime::Diverging {
-            q4(o.first_train_acc + (o.final_train_acc - o.first_train_acc) * c.uniform(0.0, 1.0))
-        } else {
-            q4(o.first_train_acc + (o.final_train_acc - o.first_train_acc) * ease_out(t))
-        };
+        // Val accuracy rises to its peak at the best epoch and falls back a little after it.
         let val_acc = if e == best {
             o.best_val_acc
         } else if e < best {
-            let tb = if best == 1 { 1.0 } else { i as f64 / (best - 1) as f64 };
-            let v = o.first_val_acc + (o.best_val_acc - o.first_val_acc) * ease_out(tb);
+            let tb = if best == 1 || t[best - 1] <= 0.0 { 1.0 } else { t[i] / t[best - 1] };
+            let v = o.first_val_acc + (o.best_val_acc - o.first_val_acc) * ease_out(tb.min(1.0));
             let v = match o.regime {
                 Regime::Oscillating | Regime::Diverging => v - c.uniform(0.0005, 0.03),
                 _ => v + c.uniform(-0.004, 0.002),
@@ -130,13 +168,17 @@ pub fn curves(w: &World) -> Vec<EpochRow> {
             f64::NAN
         } else if e == best {
             o.best_val_loss
-        } else if e < best && train_loss[best - 1].is_finite() {
-            // Before the best epoch val loss falls with the training loss.
-            let excess = (train_l - train_loss[best - 1]).max(0.0);
-            q4(o.best_val_loss + excess * c.uniform(0.8, 1.0) + c.uniform(0.0005, 0.01))
+        } else if o.regime == Regime::Diverging {
+            q4(train_l.max(cal::floor(val_acc, k)) * c.uniform(1.0, 1.3))
         } else {
-            let distance = (e as f64 - best as f64).abs();
-            q4(o.best_val_loss * (1.0 + distance * c.uniform(0.01, 0.04)))
+            // Confidence keeps growing with training: the excess rises by a
+            // slope per epoch (noisy when the optimiser swings), so the
+            // lowest-loss epoch need not be the best-accuracy one.
+            let mut excess = o.val_excess + o.val_excess_slope * (e as f64 - best as f64);
+            if o.regime == Regime::Oscillating {
+                excess += c.uniform(0.0, 0.1);
+            }
+            q4(cal::loss(val_acc, k, excess.max(0.01)))
         };
         let grad_norm = match o.regime {
             Regime::Diverging if e == n => f64::INFINITY,
@@ -169,9 +211,9 @@ pub fn curves(w: &World) -> Vec<EpochRow> {
             epoch: e as u16,
             train_loss: train_l,
             val_loss,
-            train_acc,
+            train_acc: train_acc[i],
             val_acc,
-            lr: scheduled_lr(w, e as u16),
+            lr: logged_lr(w, e as u16),
             grad_norm,
             seconds,
         });

@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod artifacts;
+pub mod calibration;
 pub mod catalogue;
 pub mod checks;
 pub mod curves;
@@ -15,6 +16,7 @@ pub mod num;
 pub mod observation;
 pub mod rng;
 pub mod rubric;
+pub mod timeline;
 pub mod world;
 
 pub use action::{Action, ResetParams, ValidationError};

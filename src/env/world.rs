@@ -2,10 +2,13 @@
 //! from `(task, seed)`. Every artifact and every sanity check reads only this
 //! (and the per-epoch curves derived from it in `curves.rs`), so they agree.
 
+use super::catalogue::CLASS_BALANCE_WARN;
 use super::catalogue::{BugKind, Modality, TaskId};
+use super::curves::curves;
 use super::models::{CONFIGS, ModelConfig, configs_for};
 use super::num::{Sci2, quantise};
 use super::rng::{Purpose, Stream};
+use super::timeline::timeline;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OptimizerKind {
@@ -39,6 +42,17 @@ impl OptimizerKind {
 }
 
 pub const GPUS: [&str; 4] = ["NVIDIA A100-SXM4-40GB", "NVIDIA A10G", "NVIDIA L4", "NVIDIA H100 80GB HBM3"];
+/// Memory of each GPU in GB, in GPUS order.
+pub const GPU_MEMORY_GB: [f64; 4] = [40.0, 24.0, 24.0, 80.0];
+
+/// Memory a training step needs for `micro_batch` samples, in GB: weights,
+/// gradients and optimiser state (4 + 4 + 8 bytes a parameter for Adam/AdamW,
+/// 4 + 4 + 4 for SGD with momentum), activations, and 1.5 GB of CUDA context and workspace.
+pub fn step_memory_gb(config: &ModelConfig, adaptive: bool, bf16: bool, micro_batch: u32) -> f64 {
+    let states = config.parameters as f64 * if adaptive { 16.0 } else { 12.0 } / 1e9;
+    let activations = config.activation_mb * if bf16 { 1.0 } else { 2.0 } * micro_batch as f64 / 1e3;
+    states + activations + 1.5
+}
 
 pub const MIN_HEALTHY_LR: f64 = 1e-6;
 pub const MAX_HEALTHY_MOMENTUM: f64 = 0.95;
@@ -116,6 +130,8 @@ pub struct TokenizerState {
     pub previous_version: Version,
     /// Vocabulary entries the training version added over the previous one.
     pub tokens_added: u32,
+    /// Entries of the training version: the base model's plus every version's additions.
+    pub vocab_size: u32,
     /// Share of eval tokens that become [UNK] under the eval tokenizer.
     pub eval_unk_rate: f64,
     /// Share of [UNK] under the training tokenizer (healthy, small).
@@ -132,11 +148,19 @@ impl TokenizerState {
 /// Benign anomalies that are not the fault (environment.md §3, distractors).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Distractor {
-    WorkerRestart { epoch: u16, pid: u32 },
-    Deprecation { variant: u8 },
+    /// PyTorch's warning that num_workers exceeds the CPUs it suggests.
+    WorkerOversubscribed,
+    Deprecation {
+        variant: u8,
+    },
     ClassImbalance,
-    CheckpointRetry { epoch: u16 },
-    SlowEpoch { epoch: u16, factor: f64 },
+    CheckpointRetry {
+        epoch: u16,
+    },
+    SlowEpoch {
+        epoch: u16,
+        factor: f64,
+    },
 }
 
 /// Which shape the per-epoch curves take.
@@ -150,25 +174,34 @@ pub enum Regime {
 }
 
 /// Scalar outcomes the curves are built to meet, and the reported evaluation.
+/// Every loss is `calibration::loss(accuracy, K, excess)` of a reported
+/// accuracy (see `calibration.rs`); the excesses are the latents drawn here.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Outcome {
     pub regime: Regime,
+    /// The first epoch's training loss where the regime sets it directly (diverging runs).
     pub first_train_loss: f64,
-    pub final_train_loss: f64,
     pub first_train_acc: f64,
     pub final_train_acc: f64,
+    /// Excess of the training loss over its floor at the first and the last epoch.
+    pub train_excess: (f64, f64),
     pub first_val_acc: f64,
     /// The trainer's own best val accuracy (in the log), and its epoch.
     pub best_val_acc: f64,
     pub best_epoch: u16,
     /// The log's val loss at the best epoch.
     pub best_val_loss: f64,
+    /// Excess of the val loss at the best epoch, and its growth per epoch (confidence keeps rising).
+    pub val_excess: f64,
+    pub val_excess_slope: f64,
     /// Epoch at which the loss became non-finite and training halted.
     pub halt_epoch: Option<u16>,
     pub grad_norm_start: f64,
     /// The accuracy the model really has on held-out data (latent; the confusion model's diagonal).
     pub true_val_acc: f64,
     pub true_test_acc: f64,
+    /// The evaluated checkpoint's confidence on held-out data (from its val loss).
+    pub confidence: f64,
     /// What eval_results.json reports.
     pub eval_val_acc: f64,
     pub eval_test_acc: f64,
@@ -209,6 +242,10 @@ pub struct World {
     pub nesterov: bool,
     pub weight_decay: f64,
     pub batch_size: u32,
+    /// Samples a forward/backward pass holds at once: the batch size when it
+    /// fits the GPU, else the largest power of two that does (gradients are
+    /// accumulated over batch_size / micro_batch_size passes).
+    pub micro_batch_size: u32,
     pub epochs: u16,
     pub scheduler: SchedulerKind,
     pub warmup_steps: u32,
@@ -244,12 +281,32 @@ pub struct World {
     pub outcome: Outcome,
     pub distractors: Vec<Distractor>,
     pub surface: SurfaceForm,
-    /// Unix seconds: training start, and the upload time of the artifacts.
-    pub started_at: u64,
+    /// Unix milliseconds of the log's first line; the run is placed so that
+    /// its evaluation ends before the earliest upload (timeline.rs).
+    pub started_at_ms: u64,
+    /// Unix seconds: the earliest upload of the artifacts; each artifact's
+    /// upload time is this plus its offset (drawn before the run, so the
+    /// listing says nothing about the run).
     pub uploaded_at: u64,
     pub upload_offsets: [u16; 6],
     pub run_id: u64,
     pub epoch_seconds: f64,
+    pub timing: Timing,
+}
+
+/// Durations of the run outside its epochs (timeline.rs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timing {
+    /// From the header (config loaded) to the first step: model build, data loading.
+    pub setup_ms: u32,
+    /// Checkpoint write throughput of the run's storage.
+    pub write_mb_per_s: f64,
+    /// How far a failed checkpoint write got before the error (share of a full write).
+    pub failed_write_share: f64,
+    /// From the end of training to the start of the evaluation job.
+    pub eval_delay_ms: u64,
+    /// The evaluation job: load the checkpoint, score val and test.
+    pub eval_ms: u64,
 }
 
 fn q4(x: f64) -> f64 {
@@ -266,7 +323,7 @@ impl World {
     pub fn generate(task: TaskId, seed: u64) -> World {
         let pool = task.bug_pool();
         let bug = pool[Stream::new(task, seed, Purpose::Bug).index(pool.len())];
-        let candidates = configs_for(task.modalities());
+        let candidates = configs_for(task);
         let config_index = *Stream::new(task, seed, Purpose::Model).choose(&candidates);
         let config = &CONFIGS[config_index as usize];
 
@@ -301,15 +358,18 @@ impl World {
             SchedulerKind::Step,
             SchedulerKind::Constant,
         ]);
-        let warmup_steps = *h.choose(&[0, 100, 250, 500, 1000]);
         let dropout = *h.choose(&[0.0, 0.1, 0.2, 0.3]);
         let bf16 = config.modality != Modality::Tabular && h.chance(0.6);
-        let num_workers = *h.choose(&[2u8, 4, 8, 16]);
+        let num_workers = *h.choose(&[4u8, 8, 12, 16]);
         let train_seed = *h.choose(&[0u32, 1, 7, 13, 42, 123, 1234, 2024, 3407]);
         let gpu = h.below(GPUS.len() as u64) as u8;
 
         // ---- data splits ---------------------------------------------------
-        let n_total = h.range_u32(config.samples.0, config.samples.1);
+        // Every labelled example of the dataset, or the random subset config.yaml names.
+        let n_total = match config.subset {
+            Some((lo, hi)) => h.range_u32(lo / 1000, hi / 1000) * 1000,
+            None => config.data.total(),
+        };
         let test_size_pct = match bug {
             BugKind::WrongSplitRatio => h.range_u32(70, 90),
             _ => h.range_u32(10, 30),
@@ -325,14 +385,22 @@ impl World {
             let jitter = h.uniform(0.97, 1.03);
             let tv = libm::round(n_val as f64 * n_train as f64 / n_total as f64 * jitter) as u32;
             let tv = tv.min(n_val);
-            let vt = (libm::round(n_val as f64 * n_hold as f64 / n_total as f64) as u32).min(n_val - tv);
+            // train and test partition the data, so every val example is in one of them
+            let vt = n_val - tv;
             (n_val, n_hold, tv, vt)
         } else {
             let (n_val, n_test) = split_sizes(n_hold, 0.5);
             (n_val, n_test, 0, 0)
         };
 
-        // ---- batch size ----------------------------------------------------
+        // ---- batch size and warmup --------------------------------------------
+        // Warmup is a share of the run the configuration was written for: with
+        // the batch size it meant to use. Only an overflowing batch size makes
+        // the run shorter than its warmup.
+        let intended_batch = *h.choose(&[16u32, 32, 64, 128, 256]);
+        let warmup_share = *h.choose(&[0.0, 0.03, 0.05, 0.1]);
+        let intended_steps = n_train.div_ceil(intended_batch) as f64 * epochs as f64;
+        let warmup_steps = libm::round(warmup_share * intended_steps / 10.0) as u32 * 10;
         let batch_size = match bug {
             BugKind::BatchSizeOverflow => {
                 let mut b = 1u32;
@@ -341,8 +409,15 @@ impl World {
                 }
                 if h.chance(0.3) { b * 2 } else { b }
             }
-            _ => *h.choose(&[16, 32, 64, 128, 256]),
+            _ => intended_batch,
         };
+        let mut micro_batch_size = batch_size;
+        while micro_batch_size > 1
+            && step_memory_gb(config, optimizer.is_adaptive(), bf16, micro_batch_size)
+                > 0.9 * GPU_MEMORY_GB[gpu as usize]
+        {
+            micro_batch_size /= 2;
+        }
 
         // ---- normaliser and feature statistics -------------------------------
         let normaliser = match (task, config.modality) {
@@ -364,27 +439,30 @@ impl World {
             }
             _ => Some(shifted_splits(&mut h, SplitStats { mean: 0.0, std: 1.0 })),
         };
-        let token_lengths = (config.modality == Modality::Text).then(|| {
-            let mean = h.uniform(0.2, 0.45) * config.input_size as f64;
-            let make = |h: &mut Stream, m: f64| {
-                let std = m * h.uniform(0.45, 0.6);
-                let p95 = libm::round(m + 1.8 * std) as u32;
+        // Token lengths before truncation: the dataset's profile, each split within 1-3% of it.
+        let token_lengths = config.data.tokens.filter(|_| config.modality == Modality::Text).map(|p| {
+            let make = |h: &mut Stream, split_max: bool| {
+                // a random split's mean sits within a few hundredths of a std of the whole's
+                let sign = if h.chance(0.5) { 1.0 } else { -1.0 };
+                let shift = if split_max { 0.0 } else { sign * h.uniform(0.01, 0.04) };
+                let f = 1.0 + shift * p.std / p.mean;
+                let p95 = libm::round(p.p95 as f64 * f) as u32;
+                // the longest example of a smaller split is rarely the dataset's longest
+                let max = if split_max {
+                    p.max
+                } else {
+                    (libm::round(p.max as f64 * h.uniform(0.55, 0.95)) as u32).max(p95 + 1)
+                };
                 TokenLengths {
-                    mean: quantise(m, 1),
-                    std: quantise(std, 1),
-                    p95: p95.min(config.input_size),
-                    max: config.input_size,
+                    mean: quantise(p.mean + shift * p.std, 1),
+                    std: quantise(p.std * (1.0 + shift), 1),
+                    p95,
+                    max,
                 }
             };
-            let train = make(&mut h, mean);
-            // val and test lengths differ from train by 1-3%, never identical after rounding
-            let nearby = |h: &mut Stream| {
-                mean * (1.0 + if h.chance(0.5) { 1.0 } else { -1.0 } * h.uniform(0.01, 0.03))
-            };
-            let val_mean = nearby(&mut h);
-            let val = make(&mut h, val_mean);
-            let test_mean = nearby(&mut h);
-            let test = make(&mut h, test_mean);
+            let train = make(&mut h, true);
+            let val = make(&mut h, false);
+            let test = make(&mut h, false);
             [train, val, test]
         });
 
@@ -393,6 +471,7 @@ impl World {
             let train_version = Version { major: h.range_u32(2, 5) as u8, minor: h.range_u32(1, 9) as u8 };
             let previous_version = Version { major: train_version.major, minor: train_version.minor - 1 };
             let tokens_added = h.range_u32(150, 900);
+            let earlier_additions = h.range_u32(0, 400) * (train_version.minor as u32 - 1);
             let train_unk_rate = quantise(h.uniform(0.0005, 0.004), 4);
             let drift = bug == BugKind::TokenizerVersionDrift;
             TokenizerState {
@@ -400,35 +479,20 @@ impl World {
                 eval_version: if drift { previous_version } else { train_version },
                 previous_version,
                 tokens_added,
+                vocab_size: config.tokenizer.map_or(0, |(_, base)| base) + earlier_additions + tokens_added,
                 eval_unk_rate: if drift { quantise(h.uniform(0.10, 0.25), 4) } else { train_unk_rate },
                 train_unk_rate,
             }
         });
         let sklearn_version = Version { major: 1, minor: h.range_u32(2, 5) as u8 };
 
-        let epoch_seconds = quantise(h.uniform(config.epoch_seconds.0, config.epoch_seconds.1), 1);
-        let outcome = draw_outcome(&mut h, task, bug, config, epochs, n_val, overlap_train_val, tokenizer);
+        // Seconds per epoch from the model's throughput on this GPU at this precision.
+        let epoch_seconds =
+            quantise(n_train as f64 / (config.throughput * gpu_speed(gpu, bf16)) * h.uniform(0.93, 1.07), 1)
+                .max(1.0);
+        let outcome = draw_outcome(&mut h, bug, config, epochs, n_val, overlap_train_val, tokenizer);
 
-        // ---- classes ---------------------------------------------------------
-        let k = config.num_classes();
-        let distractors = draw_distractors(&mut distractor_rng, outcome.halt_epoch.map_or(epochs, |h| h - 1));
-        let has_imbalance = distractors.contains(&Distractor::ClassImbalance);
-        let mut weights: Vec<f64> = (0..k).map(|_| h.uniform(1.0, 1.3)).collect();
-        if has_imbalance {
-            // One class outweighs the smallest of the others by 1.8 to 2.6 times.
-            let j = distractor_rng.index(k);
-            let others_min = (0..k).filter(|&i| i != j).map(|i| weights[i]).fold(f64::INFINITY, f64::min);
-            weights[j] = others_min * distractor_rng.uniform(1.8, 2.6);
-        }
-        let class_counts =
-            [apportion(n_train, &weights), apportion(n_val, &weights), apportion(n_test, &weights)];
-        let eval_order: Vec<u8> = if bug == BugKind::LabelEncoderMismatch {
-            derangement(&mut h, k)
-        } else {
-            (0..k as u8).collect()
-        };
-
-        // ---- surface form, timestamps, run id ----------------------------------
+        // ---- surface form (its own stream), classes --------------------------------
         let mut s = Stream::new(task, seed, Purpose::SurfaceForm);
         let surface = SurfaceForm {
             load_fn: s.below(4) as u8,
@@ -445,18 +509,59 @@ impl World {
             comment_style: s.below(3) as u8,
             import_order: s.below(2) as u8,
         };
+        let k = config.num_classes();
+        let distractors = draw_distractors(&mut distractor_rng, outcome.halt_epoch.map_or(epochs, |h| h - 1));
+        let class_counts = split_class_counts(
+            &mut h,
+            config.data.class_totals,
+            n_total,
+            [n_train, n_val, n_test],
+            bug == BugKind::DataLeakageOverlap,
+            surface.optional_steps & STRATIFY_BIT != 0,
+        );
+        // The class-imbalance distractor is the data's own: a training split
+        // whose largest class outnumbers its smallest by more than the warning ratio.
+        // It takes the place of the last drawn one: one to three in all.
+        let mut distractors = distractors;
+        let (max, min) = (class_counts[0].iter().max(), class_counts[0].iter().min());
+        if let (Some(&max), Some(&min)) = (max, min)
+            && max as f64 > CLASS_BALANCE_WARN * min as f64
+        {
+            distractors.truncate(2);
+            distractors.push(Distractor::ClassImbalance);
+        }
+        let eval_order: Vec<u8> = if bug == BugKind::LabelEncoderMismatch {
+            derangement(&mut h, k)
+        } else {
+            (0..k as u8).collect()
+        };
+
+        // ---- timestamps, run id ------------------------------------------------
         let mut t = Stream::new(task, seed, Purpose::Timestamps);
-        // 2025-01-01 .. 2026-06-30
-        let started_at = t.range_u64(1_735_689_600, 1_782_777_600);
-        let uploaded_at =
-            t.range_u64(1_735_689_600, 1_782_777_600).max(started_at) + t.range_u64(86_400, 14 * 86_400);
+        // Uploads first (2025-02-10 .. 2026-07-14), from nothing about the run.
+        let uploaded_at = t.range_u64(1_739_145_600, 1_783_987_200);
         let mut upload_offsets = [0u16; 6];
         for o in upload_offsets.iter_mut() {
             *o = t.below(3_600) as u16;
         }
+        // The evaluation ends 10 minutes to 3 days before the first upload.
+        let upload_gap_s = t.range_u64(600, 3 * 86_400);
+        let eval_samples = (n_val + n_test) as f64;
+        let timing = Timing {
+            setup_ms: t.range_u32(8_000, 90_000),
+            write_mb_per_s: t.uniform(250.0, 1500.0),
+            failed_write_share: t.uniform(0.1, 0.9),
+            eval_delay_ms: t.range_u64(30_000, 4 * 3_600_000),
+            // scoring is about a third of a training step's cost per sample, plus loading
+            eval_ms: libm::round(
+                (epoch_seconds / n_train as f64 * eval_samples / 3.0 * t.uniform(0.9, 1.1)
+                    + t.uniform(10.0, 40.0))
+                    * 1000.0,
+            ) as u64,
+        };
         let run_id = Stream::new(task, seed, Purpose::RunId).next_u64() >> 16;
 
-        World {
+        let mut w = World {
             task,
             seed,
             bug,
@@ -467,6 +572,7 @@ impl World {
             nesterov,
             weight_decay,
             batch_size,
+            micro_batch_size,
             epochs,
             scheduler,
             warmup_steps,
@@ -495,12 +601,17 @@ impl World {
             outcome,
             distractors,
             surface,
-            started_at,
+            started_at_ms: 0,
             uploaded_at,
             upload_offsets,
             run_id,
             epoch_seconds,
-        }
+            timing,
+        };
+        // Place the run so that its evaluation ends upload_gap_s before the first upload.
+        let run_ms = timeline(&w, &curves(&w)).eval_end_ms;
+        w.started_at_ms = (uploaded_at - upload_gap_s) * 1000 - run_ms;
+        w
     }
 
     pub fn config(&self) -> &'static ModelConfig {
@@ -552,6 +663,83 @@ fn shifted_splits(h: &mut Stream, train: SplitStats) -> [SplitStats; 3] {
     [train, val, test]
 }
 
+/// The surface-form bit of a stratified split (artifacts/code.rs's OPT_STRATIFY).
+pub const STRATIFY_BIT: u8 = 4;
+
+/// Relative speed of a GPU at a precision, against an A100 in bf16 (dense
+/// tensor throughput as the vendors publish it, damped by what input pipelines reach).
+pub fn gpu_speed(gpu: u8, bf16: bool) -> f64 {
+    let (bf, fp) = match GPUS[gpu as usize] {
+        "NVIDIA A100-SXM4-40GB" => (1.0, 0.55),
+        "NVIDIA A10G" => (0.36, 0.2),
+        "NVIDIA L4" => (0.3, 0.16),
+        _ => (1.9, 1.0), // H100
+    };
+    if bf16 { bf } else { fp }
+}
+
+/// A standard normal draw (Box-Muller, libm only).
+fn normal(h: &mut Stream) -> f64 {
+    let u = h.uniform(1e-12, 1.0);
+    let v = h.unit();
+    libm::sqrt(-2.0 * libm::log(u)) * libm::cos(2.0 * core::f64::consts::PI * v)
+}
+
+/// Draws `n` of the `pool` examples per class: exact proportions when
+/// stratified; otherwise the hypergeometric spread a random split has.
+fn draw_from(h: &mut Stream, pool: &[u32], n: u32, stratified: bool) -> Vec<u32> {
+    let total: u32 = pool.iter().sum();
+    let weights: Vec<f64> = pool.iter().map(|&c| c as f64).collect();
+    let mut counts = apportion(n, &weights);
+    if !stratified && total > 1 {
+        let f = n as f64 / total as f64;
+        for (c, &p) in counts.iter_mut().zip(pool) {
+            let share = p as f64 / total as f64;
+            let sd = libm::sqrt(total as f64 * share * (1.0 - share) * f * (1.0 - f));
+            *c = (libm::round(*c as f64 + sd * normal(h)).max(0.0) as u32).min(p);
+        }
+        // restore the split's size, one example at a time, where the pool has room
+        let mut sum: u32 = counts.iter().sum();
+        let mut i = 0;
+        while sum != n {
+            let j = i % counts.len();
+            if sum < n && counts[j] < pool[j] {
+                counts[j] += 1;
+                sum += 1;
+            } else if sum > n && counts[j] > 0 {
+                counts[j] -= 1;
+                sum -= 1;
+            }
+            i += 1;
+        }
+    }
+    counts
+}
+
+/// Per-class counts of train, val and test, drawn from the dataset's real
+/// class totals (scaled to the subset when one is used). With the overlap
+/// bug, val is a fresh draw from all the data; otherwise the three partition it.
+fn split_class_counts(
+    h: &mut Stream,
+    class_totals: &[u32],
+    n_total: u32,
+    sizes: [u32; 3],
+    val_from_all: bool,
+    stratified: bool,
+) -> [Vec<u32>; 3] {
+    // a random subset of the dataset (records shuffled, then the first n kept)
+    let all = draw_from(h, class_totals, n_total, false);
+    let train = draw_from(h, &all, sizes[0], stratified);
+    let rest: Vec<u32> = all.iter().zip(&train).map(|(a, t)| a - t).collect();
+    if val_from_all {
+        let val = draw_from(h, &all, sizes[1], stratified);
+        return [train, val, rest];
+    }
+    let val = draw_from(h, &rest, sizes[1], stratified);
+    let test: Vec<u32> = rest.iter().zip(&val).map(|(r, v)| r - v).collect();
+    [train, val, test]
+}
+
 /// Integer counts proportional to `weights` that sum to `n` (largest remainders go first by index).
 fn apportion(n: u32, weights: &[f64]) -> Vec<u32> {
     let total: f64 = weights.iter().sum();
@@ -579,20 +767,21 @@ fn derangement(h: &mut Stream, k: usize) -> Vec<u8> {
 }
 
 /// Distractors never depend on the bug, so they say nothing about it; their
-/// epochs fall among the epochs the log reports.
+/// epochs fall among the epochs the log reports with a checkpoint (a slow
+/// epoch is never the first: it is slow against the epochs before it).
 fn draw_distractors(d: &mut Stream, last_epoch: u16) -> Vec<Distractor> {
     let epoch = |d: &mut Stream| 1 + d.below(last_epoch as u64) as u16;
+    let later_epoch = |d: &mut Stream| 2 + d.below(last_epoch.max(2) as u64 - 1) as u16;
     let count = 1 + d.below(3) as usize;
-    let mut kinds = [0u8, 1, 2, 3, 4];
+    let mut kinds = [0u8, 1, 3, 4];
     d.shuffle(&mut kinds);
     let mut out = Vec::with_capacity(count);
     for &kind in kinds.iter().take(count) {
         out.push(match kind {
-            0 => Distractor::WorkerRestart { epoch: epoch(d), pid: d.range_u32(2_000, 60_000) },
+            0 => Distractor::WorkerOversubscribed,
             1 => Distractor::Deprecation { variant: d.below(3) as u8 },
-            2 => Distractor::ClassImbalance,
             3 => Distractor::CheckpointRetry { epoch: epoch(d) },
-            _ => Distractor::SlowEpoch { epoch: epoch(d), factor: quantise(d.uniform(2.0, 3.0), 1) },
+            _ => Distractor::SlowEpoch { epoch: later_epoch(d), factor: quantise(d.uniform(2.0, 3.0), 1) },
         });
     }
     out
@@ -601,7 +790,6 @@ fn draw_distractors(d: &mut Stream, last_epoch: u16) -> Vec<Distractor> {
 #[allow(clippy::too_many_arguments)]
 fn draw_outcome(
     h: &mut Stream,
-    task: TaskId,
     bug: BugKind,
     config: &ModelConfig,
     epochs: u16,
@@ -609,45 +797,39 @@ fn draw_outcome(
     overlap_train_val: u32,
     tokenizer: Option<TokenizerState>,
 ) -> Outcome {
-    let k = config.num_classes() as f64;
-    let chance = 1.0 / k;
-    let mut a = h.uniform(config.accuracy.0, config.accuracy.1);
-    if task == TaskId::Medium {
-        // Medium runs are harder problems; the band keeps leakage gaps unmistakable.
-        a = (a - 0.06).clamp(0.70, 0.86);
-    }
+    use super::calibration as cal;
+    let k = config.num_classes();
+    let chance = 1.0 / k as f64;
+    let a = h.uniform(config.accuracy.0, config.accuracy.1);
     let a = q4(a);
-    let ln_k = libm::log(k);
+    let ln_k = libm::log(k as f64);
     let best_epoch = epochs - h.below(3) as u16;
     let grad_norm_start = h.uniform(0.5, 3.0);
     let healthy_train = q4((a + h.uniform(0.02, 0.07)).min(0.995));
-    // A healthy final training loss fits the training accuracy and stays above
-    // LOSS_COLLAPSE; the first epoch's loss is at least twice as high.
-    let healthy_final_loss = q4(((1.0 - healthy_train) * h.uniform(1.5, 3.0) + 0.03).max(0.0501));
-    let first_loss = q4((ln_k * h.uniform(0.5, 0.8)).max(healthy_final_loss / h.uniform(0.2, 0.5)));
     let val_gap = h.uniform(0.005, 0.04);
-    let loss_of = |acc: f64, h: &mut Stream| q4((1.0 - acc) * h.uniform(1.8, 3.2) + 0.06);
-
+    let val_excess = h.uniform(0.03, 0.15);
     let mut o = Outcome {
         regime: Regime::Healthy,
-        first_train_loss: first_loss,
-        final_train_loss: healthy_final_loss,
-        first_train_acc: q4(chance + (healthy_train - chance) * h.uniform(0.45, 0.75)),
+        first_train_loss: f64::NAN,
+        first_train_acc: q4(chance + (healthy_train - chance) * h.uniform(0.35, 0.7)),
         final_train_acc: healthy_train,
-        first_val_acc: q4(chance + (a - chance) * h.uniform(0.5, 0.85)),
+        train_excess: (h.uniform(0.05, 0.2), h.uniform(0.02, 0.08)),
+        first_val_acc: q4(chance + (a - chance) * h.uniform(0.55, 0.9)),
         best_val_acc: a,
         best_epoch,
         best_val_loss: 0.0,
+        val_excess,
+        val_excess_slope: h.uniform(0.004, 0.02),
         halt_epoch: None,
         grad_norm_start,
         true_val_acc: a,
         true_test_acc: q4(a - val_gap),
+        confidence: 0.0,
         eval_val_acc: a,
         eval_test_acc: q4(a - val_gap),
         eval_val_loss: 0.0,
         eval_test_loss: 0.0,
     };
-    o.best_val_loss = loss_of(o.best_val_acc, h);
 
     match bug {
         BugKind::ExplodingLr => {
@@ -656,31 +838,22 @@ fn draw_outcome(
             o.regime = Regime::Diverging;
             o.halt_epoch = Some(halt);
             o.first_train_loss = q4(ln_k * h.uniform(1.0, 2.0));
-            o.final_train_loss = f64::NAN;
             o.first_train_acc = q4(chance + h.uniform(-0.02, 0.02));
             o.final_train_acc = q4(chance + h.uniform(-0.02, 0.02));
             o.first_val_acc = best;
             o.best_val_acc = best;
             o.best_epoch = 1;
-            o.best_val_loss = q4(o.first_train_loss * h.uniform(1.05, 1.3));
+            // The epoch-1 checkpoint is as unsure as its loss says: above ln K at chance accuracy.
+            o.val_excess = o.first_train_loss * h.uniform(1.05, 1.3) / cal::floor(best, k) - 1.0;
             o.grad_norm_start = h.uniform(20.0, 80.0);
             o.true_val_acc = best;
-            o.eval_val_acc = q4(best - h.uniform(0.0, 0.015));
-            o.eval_test_acc = q4(o.eval_val_acc - h.uniform(0.0, 0.01));
-            o.true_test_acc = o.eval_test_acc;
-            o.eval_val_loss = f64::NAN;
-            o.eval_test_loss = f64::NAN;
-            return o;
+            o.true_test_acc = q4(best - h.uniform(0.0, 0.01));
+            o.eval_val_acc = best;
+            o.eval_test_acc = o.true_test_acc;
         }
         BugKind::WrongOptimizer | BugKind::BatchSizeOverflow => {
             let stuck = q4(chance + (a - chance) * h.uniform(0.05, 0.25));
             o.regime = if bug == BugKind::WrongOptimizer { Regime::Oscillating } else { Regime::Plateau };
-            o.first_train_loss = q4(ln_k * h.uniform(0.9, 1.1));
-            o.final_train_loss = if bug == BugKind::WrongOptimizer {
-                f64::NAN // set by the oscillation itself
-            } else {
-                q4(o.first_train_loss * h.uniform(0.82, 0.95))
-            };
             o.first_train_acc = q4(chance + (stuck - chance) * h.uniform(0.2, 0.6));
             o.final_train_acc = q4(stuck + h.uniform(0.0, 0.02));
             o.first_val_acc = q4(chance + (stuck - chance) * h.uniform(0.2, 0.6));
@@ -691,10 +864,18 @@ fn draw_outcome(
             o.eval_test_acc = o.true_test_acc;
             if bug == BugKind::WrongOptimizer {
                 o.grad_norm_start = h.uniform(12.0, 60.0);
+                o.train_excess = (h.uniform(0.05, 0.12), 0.0);
             } else {
                 o.grad_norm_start = h.uniform(0.1, 0.8);
+                // The loss ends 5-18% below where it started: the excess at the
+                // start is whatever makes that ratio (at least 0.01).
+                let last = h.uniform(0.01, 0.08);
+                let ratio = h.uniform(0.82, 0.95);
+                let first = cal::floor(o.final_train_acc, k) * (1.0 + last)
+                    / (ratio * cal::floor(o.first_train_acc, k))
+                    - 1.0;
+                o.train_excess = (first.max(0.01), last);
             }
-            o.best_val_loss = loss_of(stuck, h);
         }
         BugKind::DataLeakageScaler => {
             let inflated = q4((a + h.uniform(0.04, 0.08)).min(0.985));
@@ -704,7 +885,6 @@ fn draw_outcome(
             o.final_train_acc = q4((inflated + h.uniform(0.005, 0.03)).min(0.998));
             o.eval_test_acc = q4(inflated - h.uniform(0.001, 0.012));
             o.true_test_acc = o.eval_test_acc;
-            o.best_val_loss = loss_of(inflated, h);
         }
         BugKind::DataLeakageOverlap => {
             let train = q4(h.uniform(0.985, 0.998));
@@ -716,33 +896,30 @@ fn draw_outcome(
             o.eval_val_acc = val;
             o.eval_test_acc = a;
             o.true_test_acc = a;
-            o.best_val_loss = loss_of(val, h);
         }
         BugKind::WrongSplitRatio => {
             let low = q4(a - h.uniform(0.10, 0.20));
             o.regime = Regime::Memorising;
-            o.final_train_loss = q4(h.uniform(0.001, 0.008));
-            o.final_train_acc = q4(h.uniform(0.995, 0.9999));
+            // Memorised: the training loss ends below LOSS_COLLAPSE.
+            o.final_train_acc = q4(h.uniform(0.9994, 0.9999));
+            o.train_excess = (o.train_excess.0, h.uniform(0.02, 0.15));
             o.best_val_acc = low;
             o.first_val_acc = q4(chance + (low - chance) * h.uniform(0.6, 0.9));
+            o.val_excess = h.uniform(0.2, 0.5);
+            o.val_excess_slope = h.uniform(0.02, 0.05);
             o.true_val_acc = low;
             o.eval_val_acc = low;
             o.eval_test_acc = q4(low - h.uniform(0.002, 0.015));
             o.true_test_acc = o.eval_test_acc;
-            o.best_val_loss = loss_of(low, h);
         }
         BugKind::LabelEncoderMismatch => {
             // Training is healthy; eval scores every class under another class's index.
-            let true_test = q4((a + h.uniform(0.0, 0.02)).min(0.999));
-            o.true_test_acc = true_test;
-            o.eval_val_acc = q4((1.0 - a) / (k - 1.0));
-            o.eval_test_acc = q4((1.0 - true_test) / (k - 1.0));
-            o.eval_val_loss = q4(h.uniform(1.5, 4.0));
-            o.eval_test_loss = q4(o.eval_val_loss * h.uniform(1.0, 1.05));
-            return o;
+            o.true_test_acc = q4((a + h.uniform(0.0, 0.02)).min(0.999));
+            o.eval_val_acc = q4(cal::permuted_accuracy(a, k));
+            o.eval_test_acc = q4(cal::permuted_accuracy(o.true_test_acc, k));
         }
         BugKind::SilentMetricSwap => {
-            // True test is below true val; the eval code stores each under the other's key.
+            // True test is below true val; the eval code stores each accuracy under the other's key.
             o.eval_val_acc = o.true_test_acc;
             o.eval_test_acc = o.true_val_acc;
         }
@@ -751,12 +928,31 @@ fn draw_outcome(
             let val = q4(a * (1.0 - unk * h.uniform(0.9, 1.1)));
             o.eval_val_acc = val;
             o.eval_test_acc = q4(val - h.uniform(0.003, 0.02));
-            o.eval_val_loss = q4(o.best_val_loss * (1.0 + unk * h.uniform(2.0, 4.0)));
-            o.eval_test_loss = q4(o.eval_val_loss * h.uniform(1.0, 1.05));
-            return o;
         }
     }
-    o.eval_val_loss = o.best_val_loss;
-    o.eval_test_loss = q4(o.best_val_loss * h.uniform(1.01, 1.1));
+    // A run that learns ends its training loss at most 0.75 of where it started
+    // (the loss_trajectory check's healthy side): raise the first epoch's excess when needed.
+    if matches!(o.regime, Regime::Healthy | Regime::Memorising) {
+        let last = cal::loss(o.final_train_acc, k, o.train_excess.1);
+        let needed = last / (0.75 * cal::floor(o.first_train_acc, k)) - 1.0;
+        o.train_excess.0 = o.train_excess.0.max(needed);
+    }
+    // The evaluated checkpoint is the best epoch's: its logged val loss, and the
+    // confidence that loss implies, score every split the evaluation reports.
+    o.best_val_loss = q4(cal::loss(o.best_val_acc, k, o.val_excess));
+    o.confidence = cal::confidence(o.best_val_acc, k, o.best_val_loss);
+    let c = o.confidence;
+    (o.eval_val_loss, o.eval_test_loss) = match bug {
+        BugKind::LabelEncoderMismatch => (
+            q4(cal::permuted_cross_entropy(o.true_val_acc, c, k)),
+            q4(cal::permuted_cross_entropy(o.true_test_acc, c, k)),
+        ),
+        // The losses are stored under their own keys; only the accuracies trade places.
+        BugKind::SilentMetricSwap => (o.best_val_loss, q4(cal::cross_entropy(o.true_test_acc, c, k))),
+        BugKind::TokenizerVersionDrift => {
+            (q4(cal::cross_entropy(o.eval_val_acc, c, k)), q4(cal::cross_entropy(o.eval_test_acc, c, k)))
+        }
+        _ => (o.best_val_loss, q4(cal::cross_entropy(o.eval_test_acc, c, k))),
+    };
     o
 }

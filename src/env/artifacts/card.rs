@@ -132,10 +132,10 @@ fn document(w: &World) -> ModelCard {
             },
             normalizer: normaliser_card(w),
         },
-        tokenizer: w.tokenizer.zip(c.tokenizer).map(|(t, (name, vocab))| TokenizerCard {
+        tokenizer: w.tokenizer.zip(c.tokenizer).map(|(t, (name, _))| TokenizerCard {
             name,
             version: t.train_version.text(),
-            vocab_size: vocab,
+            vocab_size: t.vocab_size,
             previous_version: t.previous_version.text(),
             tokens_added_since_previous: t.tokens_added,
             unk_rate_train: Num(t.train_unk_rate),

@@ -59,11 +59,26 @@ pub fn names(w: &World) -> CodeNames {
 
 const OPT_DEDUPE: u8 = 1;
 const OPT_CLEAN: u8 = 2;
-const OPT_STRATIFY: u8 = 4;
+const OPT_STRATIFY: u8 = crate::env::world::STRATIFY_BIT;
 const OPT_PRINT_SIZES: u8 = 8;
 
 fn has(w: &World, bit: u8) -> bool {
     w.surface.optional_steps & bit != 0
+}
+
+/// Images stored at another size than the model's input are resized (always,
+/// not as an option); grayscale images get three channels.
+fn resizes(w: &World) -> bool {
+    w.config().data.image.is_some_and(|(side, _)| side != w.config().input_size)
+        || (is_image(w) && has(w, OPT_CLEAN))
+}
+
+fn is_image(w: &World) -> bool {
+    w.config().modality == Modality::Image
+}
+
+fn grayscale(w: &World) -> bool {
+    w.config().data.image.is_some_and(|(_, channels)| channels == 1)
 }
 
 /// The pipeline's steps in the order the code runs them (dataset_stats.json lists them).
@@ -73,12 +88,17 @@ pub fn preprocessing_steps(w: &World) -> Vec<&'static str> {
     if has(w, OPT_DEDUPE) {
         steps.push("drop_duplicates");
     }
-    if has(w, OPT_CLEAN) {
-        steps.push(match modality {
-            Modality::Text => "lowercase_text",
-            Modality::Image => "resize_images",
-            Modality::Tabular => "fill_missing",
-        });
+    if w.config().subset.is_some() {
+        steps.push("sample_subset");
+    }
+    match modality {
+        Modality::Text if has(w, OPT_CLEAN) => steps.push("strip_whitespace"),
+        Modality::Tabular if has(w, OPT_CLEAN) => steps.push("fill_missing"),
+        Modality::Image if resizes(w) => steps.push("resize_images"),
+        _ => {}
+    }
+    if grayscale(w) {
+        steps.push("grayscale_to_rgb");
     }
     steps.push("encode_labels");
     if modality == Modality::Text && w.task == TaskId::Medium {
@@ -146,13 +166,26 @@ fn header(w: &World, out: &mut String) {
                 io.push("sentence_embeddings");
             }
         }
-        Modality::Image if has(w, OPT_CLEAN) => io.push("resize"),
+        Modality::Image => {
+            if resizes(w) {
+                io.push("resize");
+            }
+            if grayscale(w) {
+                io.push("to_rgb");
+            }
+        }
         _ => {}
     }
     let _ = writeln!(out, "\nfrom project.io import {}", io.join(", "));
     let _ = writeln!(out, "from project.metrics import cross_entropy\n");
     let _ = writeln!(out, "DATA_PATH = \"data/{}\"", c.dataset);
     let _ = writeln!(out, "MODEL_NAME = \"{}\"", c.model);
+    if let (true, Some((encoder, _))) = (c.frozen_encoder, c.tokenizer) {
+        let _ = writeln!(out, "ENCODER_NAME = \"{encoder}\"");
+    }
+    if c.subset.is_some() {
+        let _ = writeln!(out, "MAX_SAMPLES = {}", w.n_total);
+    }
     match c.modality {
         Modality::Text => {
             let _ = writeln!(out, "MAX_LENGTH = {}", c.input_size);
@@ -177,16 +210,25 @@ fn load_block(w: &World, n: &CodeNames, out: &mut String) {
     if has(w, OPT_DEDUPE) {
         out.push_str("    records = drop_duplicates(records, key=\"id\")\n");
     }
+    if w.config().subset.is_some() {
+        out.push_str(
+            "    keep = np.random.default_rng(0).permutation(len(records))[:MAX_SAMPLES]\n    records = [records[i] for i in keep]\n",
+        );
+    }
     match w.config().modality {
         Modality::Text if has(w, OPT_CLEAN) => {
-            out.push_str("    X = [r[\"text\"].strip().lower() for r in records]\n")
+            out.push_str("    X = [r[\"text\"].strip() for r in records]\n")
         }
         Modality::Text => out.push_str("    X = [r[\"text\"] for r in records]\n"),
-        Modality::Image if has(w, OPT_CLEAN) => out.push_str(
-            "    X = np.stack([resize(r[\"image\"], IMAGE_SIZE) for r in records]).astype(np.float32)\n",
-        ),
         Modality::Image => {
-            out.push_str("    X = np.stack([r[\"image\"] for r in records]).astype(np.float32)\n")
+            let mut image = "r[\"image\"]".to_string();
+            if resizes(w) {
+                image = format!("resize({image}, IMAGE_SIZE)");
+            }
+            if grayscale(w) {
+                image = format!("to_rgb({image})");
+            }
+            let _ = writeln!(out, "    X = np.stack([{image} for r in records]).astype(np.float32)");
         }
         Modality::Tabular => {
             out.push_str("    X = np.array([r[\"features\"] for r in records], dtype=np.float32)\n");
@@ -212,13 +254,14 @@ fn tokenizer_block(w: &World, out: &mut String) {
     def(w, out, "load_training_tokenizer()", "Tokenizer used to build the training batches.");
     let _ = write!(
         out,
-        "    tokenizer = load_tokenizer(MODEL_NAME, version=\"{}\")\n    return tokenizer\n\n\n",
+        "    tokenizer = load_tokenizer({}, version=\"{}\")\n    return tokenizer\n\n\n",
+        if w.config().frozen_encoder { "ENCODER_NAME" } else { "MODEL_NAME" },
         tok.train_version.text()
     );
     if w.task == TaskId::Medium {
         def(w, out, "embed_texts(texts, tokenizer)", "Sentence embeddings from the frozen encoder.");
         out.push_str(
-            "    encoded = tokenizer(texts, max_length=MAX_LENGTH, truncation=True, padding=\"max_length\")\n    return sentence_embeddings(MODEL_NAME, encoded)\n\n\n",
+            "    encoded = tokenizer(texts, max_length=MAX_LENGTH, truncation=True, padding=\"max_length\")\n    return sentence_embeddings(ENCODER_NAME, encoded)\n\n\n",
         );
     }
 }

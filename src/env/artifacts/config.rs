@@ -7,15 +7,22 @@ use crate::env::world::{OptimizerKind, World};
 
 pub fn tree(w: &World) -> Node {
     let c = w.config();
-    let model = Node::map([
+    let mut model = vec![
         ("name", Node::str(c.model)),
         ("architecture", Node::str(c.architecture)),
         ("num_labels", Node::Int(c.num_classes() as i64)),
         ("dropout", Node::Float(w.dropout)),
-    ]);
+    ];
+    if let (true, Some((encoder, _))) = (c.frozen_encoder, c.tokenizer) {
+        model.push(("encoder", Node::str(encoder)));
+        model.push(("freeze_encoder", Node::Bool(true)));
+    }
+    let model = Node::map(model);
     let training = Node::map([
         ("epochs", Node::Int(w.epochs as i64)),
         ("batch_size", Node::Int(w.batch_size as i64)),
+        ("micro_batch_size", Node::Int(w.micro_batch_size as i64)),
+        ("gradient_accumulation_steps", Node::Int((w.batch_size / w.micro_batch_size) as i64)),
         ("precision", Node::str(if w.bf16 { "bf16" } else { "fp32" })),
         ("seed", Node::Int(w.train_seed as i64)),
         ("eval_every_n_epochs", Node::Int(1)),
@@ -41,6 +48,9 @@ pub fn tree(w: &World) -> Node {
     ]);
     let mut data =
         vec![("dataset", Node::str(c.dataset)), ("path", Node::str(format!("data/{}", c.dataset)))];
+    if c.subset.is_some() {
+        data.push(("max_samples", Node::Int(w.n_total as i64)));
+    }
     match c.modality {
         Modality::Text => data.push(("max_seq_length", Node::Int(c.input_size as i64))),
         Modality::Image => data.push(("image_size", Node::Int(c.input_size as i64))),

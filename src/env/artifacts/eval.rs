@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
+use crate::env::curves::curves;
 use crate::env::num::{Num, iso_time};
+use crate::env::timeline::timeline;
 use crate::env::world::World;
 
 #[derive(Serialize)]
@@ -38,9 +40,9 @@ struct EvalResults {
     hardware: Hardware,
 }
 
-/// Seconds from training start to the end of evaluation.
+/// Unix seconds at the end of the evaluation job (timeline.rs).
 fn finished_at(w: &World) -> u64 {
-    w.started_at + libm::round(w.epoch_seconds * w.final_epoch() as f64) as u64 + 300
+    timeline(w, &curves(w)).eval_end_ms / 1000
 }
 
 fn document(w: &World) -> EvalResults {

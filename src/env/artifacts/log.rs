@@ -3,7 +3,8 @@
 //! lines without re-rendering or re-allocating them.
 
 use crate::env::curves::{EpochRow, best_val, curves};
-use crate::env::num::{push_fixed, push_time, push_u64};
+use crate::env::num::{push_fixed, push_padded, push_time, push_u64};
+use crate::env::timeline::{RETRY_BACKOFF_MS, Timeline, timeline};
 use crate::env::world::{Distractor, OptimizerKind, World};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,10 +49,13 @@ struct Writer {
 }
 
 impl Writer {
-    /// Starts a line: timestamp and level; the caller appends the message and calls `end`.
-    fn begin(&mut self, t: u64, level: &str) -> usize {
+    /// Starts a line: timestamp (Python logging's `%(asctime)s`, milliseconds
+    /// after a comma) and level; the caller appends the message and calls `end`.
+    fn begin(&mut self, t_ms: u64, level: &str) -> usize {
         let start = self.log.text.len();
-        push_time(&mut self.log.text, t, b' ');
+        push_time(&mut self.log.text, t_ms / 1000, b' ');
+        self.log.text.push(',');
+        push_padded(&mut self.log.text, t_ms % 1000, 3);
         self.log.text.push(' ');
         self.log.text.push_str(level);
         for _ in level.len()..7 {
@@ -112,7 +116,11 @@ fn epoch_line(out: &mut Writer, w: &World, r: &EpochRow, t: u64) {
 
 fn header(out: &mut Writer, w: &World, t: u64) {
     let c = w.config();
-    let h = |out: &mut Writer, message: String| out.line(t, "INFO", LineKind::Header, None, &message);
+    // Header lines follow each other by a millisecond.
+    let h = |out: &mut Writer, message: String| {
+        let at = t + out.log.lines.len() as u64;
+        out.line(at, "INFO", LineKind::Header, None, &message)
+    };
     h(
         out,
         format!(
@@ -137,12 +145,13 @@ fn header(out: &mut Writer, w: &World, t: u64) {
         out,
         format!("data: samples={} splits train={} val={} test={}", w.n_total, w.n_train, w.n_val, w.n_test),
     );
-    if let (Some(tok), Some((name, vocab))) = (w.tokenizer, c.tokenizer) {
+    if let (Some(tok), Some((name, _))) = (w.tokenizer, c.tokenizer) {
         h(
             out,
             format!(
-                "data: tokenizer={name} version={} vocab_size={vocab} max_length={}",
+                "data: tokenizer={name} version={} vocab_size={} max_length={}",
                 tok.train_version.text(),
+                tok.vocab_size,
                 c.input_size
             ),
         );
@@ -154,11 +163,13 @@ fn header(out: &mut Writer, w: &World, t: u64) {
     h(
         out,
         format!(
-            "trainer: optimizer={} lr={}{momentum} weight_decay={} batch_size={}",
+            "trainer: optimizer={} lr={}{momentum} weight_decay={} batch_size={} micro_batch_size={} grad_accum_steps={}",
             w.optimizer.display(),
             w.lr.text(),
             super::tree::plain_float(w.weight_decay),
-            w.batch_size
+            w.batch_size,
+            w.micro_batch_size,
+            w.batch_size / w.micro_batch_size
         ),
     );
     h(
@@ -171,50 +182,79 @@ fn header(out: &mut Writer, w: &World, t: u64) {
             w.warmup_steps
         ),
     );
+    let mut at = t + 10;
     for d in &w.distractors {
-        if let Distractor::Deprecation { variant } = d {
-            out.line(t + 1, "WARNING", LineKind::Warning, None, DEPRECATIONS[*variant as usize]);
+        match *d {
+            Distractor::Deprecation { variant } => {
+                out.line(at, "WARNING", LineKind::Warning, None, DEPRECATIONS[variant as usize]);
+                at += 3;
+            }
+            Distractor::WorkerOversubscribed => {
+                // torch.utils.data.DataLoader's check_worker_number_rationality, word for word.
+                let message = format!(
+                    "UserWarning: This DataLoader will create {} worker processes in total. Our suggested max number of worker in current system is {}, which is smaller than what this DataLoader is going to create. Please be aware that excessive worker creation might get DataLoader running slow or even freeze, lower the worker number to avoid potential slowness/freeze if necessary.",
+                    w.num_workers,
+                    w.num_workers / 2
+                );
+                out.line(at, "WARNING", LineKind::Warning, None, &message);
+                at += 3;
+            }
+            _ => {}
         }
     }
 }
 
-fn distractor_lines(out: &mut Writer, w: &World, r: &EpochRow, t: u64) {
+/// What follows an epoch line: the slow-epoch warning, the halt, and the checkpoint write.
+fn after_epoch(out: &mut Writer, w: &World, rows: &[EpochRow], i: usize, tl: &Timeline) {
+    let r = &rows[i];
+    let times = &tl.epochs[i];
     let e = Some(r.epoch);
     for d in &w.distractors {
-        match *d {
-            Distractor::WorkerRestart { epoch, pid } if epoch == r.epoch => {
-                let start = out.begin(t + 2, "WARNING");
-                out.s("dataloader: worker 3 (pid ");
-                out.n(pid as u64);
-                out.s(") exited unexpectedly with signal 9; respawning");
-                out.end(start, LineKind::Warning, e);
-            }
-            Distractor::CheckpointRetry { epoch } if epoch == r.epoch => {
-                let file = format!("checkpoints/epoch_{epoch:03}.pt");
-                let start = out.begin(t + 3, "WARNING");
-                out.s("checkpoint: write of ");
-                out.s(&file);
-                out.s(" interrupted (OSError: [Errno 5] Input/output error); retrying in 5s (attempt 2/3)");
-                out.end(start, LineKind::Warning, e);
-                let start = out.begin(t + 9, "INFO");
-                out.s("checkpoint: saved ");
-                out.s(&file);
-                out.s(" on attempt 2");
-                out.end(start, LineKind::Warning, e);
-            }
-            Distractor::SlowEpoch { epoch, factor } if epoch == r.epoch => {
-                let start = out.begin(t + 1, "WARNING");
-                out.s("trainer: epoch ");
-                out.n(epoch as u64);
-                out.s(" took ");
-                out.f(r.seconds, 1);
-                out.s("s, ");
-                out.f(factor, 1);
-                out.s("x the running mean; shared filesystem throughput dropped");
-                out.end(start, LineKind::Warning, e);
-            }
-            _ => {}
+        if let Distractor::SlowEpoch { epoch, .. } = *d
+            && epoch == r.epoch
+            && i > 0
+        {
+            let mean = rows[..i].iter().map(|p| p.seconds).sum::<f64>() / i as f64;
+            let start = out.begin(times.end_ms + 1, "WARNING");
+            out.s("trainer: epoch ");
+            out.n(epoch as u64);
+            out.s(" took ");
+            out.f(r.seconds, 1);
+            out.s("s, ");
+            out.f(r.seconds / mean, 1);
+            out.s("x the mean of the epochs before it; shared filesystem throughput dropped");
+            out.end(start, LineKind::Warning, e);
         }
+    }
+    if let Some(halt) = w.outcome.halt_epoch
+        && halt == r.epoch
+    {
+        let start = out.begin(times.end_ms + 2, "ERROR");
+        out.s("trainer: non-finite loss (nan) at epoch ");
+        out.n(halt as u64);
+        out.s(", step ");
+        out.n(halt as u64 * w.steps_per_epoch() as u64);
+        out.s("; stopping training");
+        out.end(start, LineKind::Error, Some(halt));
+    }
+    let file = format!("checkpoints/epoch_{:03}.pt", r.epoch);
+    if let Some(failed) = times.failed_write_ms {
+        let start = out.begin(failed, "WARNING");
+        out.s("checkpoint: write of ");
+        out.s(&file);
+        out.s(" interrupted (OSError: [Errno 5] Input/output error); retrying in ");
+        out.n(RETRY_BACKOFF_MS / 1000);
+        out.s("s (attempt 2/3)");
+        out.end(start, LineKind::Warning, e);
+    }
+    if let Some(saved) = times.saved_ms {
+        let start = out.begin(saved, "INFO");
+        out.s("checkpoint: saved ");
+        out.s(&file);
+        if times.failed_write_ms.is_some() {
+            out.s(" on attempt 2");
+        }
+        out.end(start, LineKind::Epoch, e);
     }
 }
 
@@ -225,29 +265,18 @@ pub fn log(w: &World) -> Log {
 pub fn log_with(w: &World, rows: &[EpochRow]) -> Log {
     let mut out = Writer {
         log: Log {
-            text: String::with_capacity(256 + rows.len() * 150),
-            lines: Vec::with_capacity(rows.len() + 12),
+            text: String::with_capacity(512 + rows.len() * 220),
+            lines: Vec::with_capacity(2 * rows.len() + 14),
         },
     };
-    let mut t = w.started_at;
-    header(&mut out, w, t);
-    for r in rows {
-        t += libm::round(r.seconds) as u64;
-        epoch_line(&mut out, w, r, t);
-        distractor_lines(&mut out, w, r, t);
+    let tl = timeline(w, rows);
+    header(&mut out, w, tl.header_ms);
+    for (i, r) in rows.iter().enumerate() {
+        epoch_line(&mut out, w, r, tl.epochs[i].end_ms);
+        after_epoch(&mut out, w, rows, i, &tl);
     }
-    let total: f64 = rows.iter().map(|r| r.seconds).sum();
     let (best, best_epoch) = best_val(rows);
-    if let Some(halt) = w.outcome.halt_epoch {
-        let start = out.begin(t + 1, "ERROR");
-        out.s("trainer: non-finite loss (nan) at epoch ");
-        out.n(halt as u64);
-        out.s(", step ");
-        out.n(halt as u64 * w.steps_per_epoch() as u64);
-        out.s("; stopping training");
-        out.end(start, LineKind::Error, Some(halt));
-    }
-    let start = out.begin(t + 2, "INFO");
+    let start = out.begin(tl.footer_ms, "INFO");
     out.s("trainer: best val_acc=");
     out.f(best, 4);
     out.s(" at epoch ");
@@ -255,7 +284,7 @@ pub fn log_with(w: &World, rows: &[EpochRow]) -> Log {
     out.s("; checkpoint=");
     out.s(&w.checkpoint());
     out.end(start, LineKind::Footer, None);
-    let start = out.begin(t + 2, "INFO");
+    let start = out.begin(tl.footer_ms + 1, "INFO");
     match w.outcome.halt_epoch {
         Some(h) => {
             out.s("trainer: training stopped after ");
@@ -267,7 +296,7 @@ pub fn log_with(w: &World, rows: &[EpochRow]) -> Log {
         }
     }
     out.s(" epochs in ");
-    out.f(total, 1);
+    out.f(tl.training_seconds(), 1);
     out.s("s");
     out.end(start, LineKind::Footer, None);
     out.log
