@@ -508,11 +508,21 @@ fn fit_on_train_only(f: &Fix, _w: &World) -> Option<Strength> {
         let fits: Vec<(Span, Option<Side>)> =
             s.asserted(FIT).into_iter().map(|sp| (sp, fit_target(s, sp.start))).collect();
         let bad = fits.iter().any(|(_, side)| *side == Some(Side::Other));
-        let good = fits.iter().any(|(_, side)| *side == Some(Side::Train));
+        let good: Vec<Span> = fits.iter().filter(|(_, side)| *side == Some(Side::Train)).map(|(sp, _)| *sp).collect();
         let is_transformer = s.tokens.iter().any(|t| t.word() == Some("fit_transform"));
         let subject = about(prev, s, NORMALISER) || is_transformer;
         let ordered = s.has(AFTER_SPLIT) && s.mentions(NORMALISER) && !bad;
-        (subject && ((good && !bad) || ordered)).then_some(Strength::Distinctive)
+        if !subject || bad || (good.is_empty() && !ordered) {
+            return None;
+        }
+        // "then re-fit the scaler on the new train split": a step redone after
+        // another change, not a correction of how the scaler is fitted
+        let redone = |sp: &Span| {
+            let t = &s.tokens;
+            t[sp.start].word().is_some_and(|w| w.starts_with("refit") || w.starts_with("recomput"))
+                || (sp.start > 0 && t[sp.start - 1].word() == Some("re"))
+        };
+        Some(if !ordered && good.iter().all(redone) { Strength::Generic } else { Strength::Distinctive })
     }))
 }
 
