@@ -95,6 +95,32 @@ async fn compact_episodes_over_websocket_and_http() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_pins_the_env_version_over_websocket_and_http() {
+    let server = start(settings()).await;
+    let version = mlops_debug_env::env::ENV_VERSION;
+    let mut ws = server.ws().await;
+    let ok = request(
+        &mut ws,
+        json!({"type": "reset", "data": {"task_id": "easy", "seed": 3, "env_version": version}}),
+    )
+    .await;
+    assert_eq!(ok["type"], "observation", "{ok}");
+    let bad =
+        request(&mut ws, json!({"type": "reset", "data": {"task_id": "easy", "env_version": "1.0.0"}})).await;
+    assert_eq!(
+        (bad["data"]["code"].clone(), bad["data"]["details"]["field"].clone()),
+        (json!("VALIDATION_ERROR"), json!("env_version"))
+    );
+    let http = Http::new(&server);
+    let major = version.split('.').next().unwrap();
+    let (status, _, _) = http.post("/reset", None, json!({"task_id": "hard", "env_version": major})).await;
+    assert_eq!(status, 200);
+    let (status, _, body) = http.post("/reset", None, json!({"env_version": "9"})).await;
+    assert_eq!((status, body["error"]["details"]["field"].clone()), (422, json!("env_version")));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_bad_input_gets_error_frames_and_the_socket_stays_open() {
     let server = start(settings()).await;
     let mut ws = server.ws().await;

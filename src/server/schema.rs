@@ -178,7 +178,8 @@ pub fn openapi() -> Value {
             "/reset": {"post": {"summary": "Start or reset a session's episode", "parameters": session_param,
                 "requestBody": json_body(json!({"type": "object", "properties": {
                     "task_id": {"type": "string"}, "seed": {"type": "integer", "minimum": 0}, "episode_id": {"type": "string"},
-                    "compact": {"type": "boolean", "description": "step observations leave out task_description and available_artifacts"}}})),
+                    "compact": {"type": "boolean", "description": "step observations leave out task_description and available_artifacts"},
+                    "env_version": {"type": "string", "description": format!("pin the benchmark version (\"2\", \"2.0\" or \"{ENV_VERSION}\"); a server running another answers VALIDATION_ERROR")}}})),
                 "responses": {"200": {"description": "the reset observation", "content": {"application/json": {"schema": reset_response}}}}}},
             "/step": {"post": {"summary": "Apply one action", "parameters": session_param,
                 "requestBody": json_body(json!({"type": "object", "properties": {"action": action_schema(),

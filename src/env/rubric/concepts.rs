@@ -508,7 +508,8 @@ fn fit_on_train_only(f: &Fix, _w: &World) -> Option<Strength> {
         let fits: Vec<(Span, Option<Side>)> =
             s.asserted(FIT).into_iter().map(|sp| (sp, fit_target(s, sp.start))).collect();
         let bad = fits.iter().any(|(_, side)| *side == Some(Side::Other));
-        let good: Vec<Span> = fits.iter().filter(|(_, side)| *side == Some(Side::Train)).map(|(sp, _)| *sp).collect();
+        let good: Vec<Span> =
+            fits.iter().filter(|(_, side)| *side == Some(Side::Train)).map(|(sp, _)| *sp).collect();
         let is_transformer = s.tokens.iter().any(|t| t.word() == Some("fit_transform"));
         let subject = about(prev, s, NORMALISER) || is_transformer;
         let ordered = s.has(AFTER_SPLIT) && s.mentions(NORMALISER) && !bad;
