@@ -23,9 +23,9 @@ fi
 if ! need nginx && [ ! -x /usr/sbin/nginx ]; then
     echo "installing nginx (Debian package)"
     as_root apt-get update -qq
+    # The tests start their own nginx on free ports; a system nginx the
+    # package may start is left alone (this script stops only what it started).
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nginx >/dev/null
-    # The package may start a system nginx; the tests run their own.
-    as_root pkill -x nginx || true
 fi
 if ! need kubectl; then
     echo "kubectl is required for the deployment tests (kubectl kustomize)" >&2
@@ -36,16 +36,24 @@ if [ ! -x .venv/bin/pip ]; then
 fi
 # Pinned clients; a no-op when they are already installed.
 .venv/bin/pip install -q -r tests/python/requirements.txt
+echo "stage setup: ${SECONDS} s"
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-run() { "$@" 2>&1 | tee -a "$log" || status=1; }
+# One stage: its output goes to the log, then its wall time is printed.
+run() {
+    local name=$1 t0=$SECONDS
+    shift
+    "$@" 2>&1 | tee -a "$log" || status=1
+    echo "stage ${name}: $((SECONDS - t0)) s"
+}
 
-run cargo test --locked --all-targets
-run cargo test --locked --features fault-injection --test farm_fault
-cargo build --locked --quiet
-run env MLOPS_BIN="$PWD/target/debug/mlops-debug-env" .venv/bin/pytest -q -p no:cacheprovider tests/python
+run "rust tests" cargo test --locked --all-targets --no-fail-fast
+run "fault injection" cargo test --locked --features fault-injection --test farm_fault
+run "build" cargo build --locked --quiet
+run "python tests" env MLOPS_BIN="$PWD/target/debug/mlops-debug-env" .venv/bin/pytest -q -p no:cacheprovider tests/python
+echo "all stages: ${SECONDS} s"
 
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
