@@ -100,7 +100,9 @@ pub fn grade(task: TaskId, seed: u64, diagnosis: &str) -> Result<String, String>
             ));
         }
     };
-    let mut ep = Episode::new(task, seed, cli_episode_id(task, seed));
+    // Offline, on the operator's own machine: the end object shows the answer.
+    let options = crate::env::EpisodeOptions { reveal_answers: true, ..Default::default() };
+    let mut ep = Episode::with_options(task, seed, cli_episode_id(task, seed), options);
     let end = ep.submit_offline(&d);
     debug_assert!(matches!(end, ActionResult::End(_)));
     Ok(serde_json::to_string_pretty(&end).expect("end object serialises") + "\n")

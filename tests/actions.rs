@@ -108,7 +108,7 @@ fn null_is_absent_and_metadata_is_ignored() {
 
 #[test]
 fn the_invalid_action_limit_truncates_with_the_validation_error() {
-    let options = EpisodeOptions { max_invalid_actions: 3, hide_ground_truth: true, ..Default::default() };
+    let options = EpisodeOptions { max_invalid_actions: 3, reveal_answers: false, ..Default::default() };
     let mut ep = Episode::with_options(TaskId::Hard, 5, "lim", options);
     let bad = json!({"action_type": "nope"});
     assert!(ep.step_json(&bad).is_err());

@@ -15,8 +15,8 @@ use super::world::World;
 pub struct EpisodeOptions {
     /// End an open episode truncated at this many consecutive invalid actions (0: off).
     pub max_invalid_actions: u32,
-    /// Leave `ground_truth` out of the end object.
-    pub hide_ground_truth: bool,
+    /// Put `ground_truth` in the end object (off by default: an answer key for a client that replays seeds).
+    pub reveal_answers: bool,
     /// Leave the constant fields out of step observations (`compact` at reset).
     pub compact: bool,
 }
@@ -285,7 +285,7 @@ impl Episode {
             episode_return: Bp(self.total_reward),
             env_version: ENV_VERSION,
             breakdown,
-            ground_truth: (!self.options.hide_ground_truth).then(|| grader::ground_truth(&self.world)),
+            ground_truth: self.options.reveal_answers.then(|| grader::ground_truth(&self.world)),
             action_result: action_result.map(Box::new),
         }))
     }
