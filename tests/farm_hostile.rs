@@ -428,6 +428,8 @@ async fn one_client_cannot_take_every_session() {
     // Another client is unaffected.
     let r = reset("token-b").await.unwrap();
     assert_eq!(r.status(), 200);
+    let m = c.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(metric(&m, r#"mlops_sessions_rejected_total{reason="client_capacity"}"#), Some(47.0));
     println!(
         "session flood: client A got 5 of 51 sessions (then CAPACITY_REACHED, limit max_sessions_per_client); client B served"
     );
@@ -512,6 +514,9 @@ async fn proposing_a_live_id_is_a_conflict_never_an_attach() {
     let m = server.metrics().await;
     assert_eq!(metric(&m, r#"mlops_sessions_created_total{transport="http"}"#), Some(2.0));
     assert_eq!(metric(&m, r#"mlops_sessions_closed_total{reason="client_close"}"#), Some(0.0));
+    // 2 refused thief resets + 19 lost races
+    assert_eq!(metric(&m, r#"mlops_sessions_rejected_total{reason="conflict"}"#), Some(21.0));
+    assert_eq!(metric(&m, r#"mlops_sessions_rejected_total{reason="draining"}"#), Some(0.0));
     server.stop().await;
 }
 

@@ -162,8 +162,7 @@ impl Farm {
             return Err(FarmError::Draining);
         }
         if id.is_some_and(|id| self.sessions.contains_key(&id)) {
-            self.metrics.rejected("conflict").increment(1);
-            return Err(FarmError::SessionConflict);
+            return Err(self.conflict());
         }
         let max = self.settings.max_sessions;
         let admitted =
@@ -214,8 +213,7 @@ impl Farm {
                 drop(o);
                 entry.status.mark_ended(CloseReason::ClientClose);
                 entry.actor.stop(None);
-                self.metrics.rejected("conflict").increment(1);
-                return Err(FarmError::SessionConflict);
+                return Err(self.conflict());
             }
         }
         entry.status.mark_registered();
@@ -223,6 +221,12 @@ impl Farm {
         self.metrics.created(transport.as_str()).increment(1);
         tracing::info!(session = %id, transport = transport.as_str(), "session started");
         Ok(entry)
+    }
+
+    /// Refuses a proposed id that a live session holds (counted as a rejection).
+    pub fn conflict(&self) -> FarmError {
+        self.metrics.rejected("conflict").increment(1);
+        FarmError::SessionConflict
     }
 
     /// Counts a new session against its client's cap.

@@ -20,7 +20,7 @@ use super::error::{ApiError, Code};
 use super::{App, StepData, reply_response};
 use crate::env::ResetParams;
 use crate::env::catalogue::MAX_REQUEST_ID;
-use crate::farm::{ClientKey, CloseReason, FarmError, SessionEntry, SessionId, Transport};
+use crate::farm::{ClientKey, CloseReason, SessionEntry, SessionId, Transport};
 
 pub const SESSION_HEADER: &str = "x-session-id";
 pub const SECRET_HEADER: &str = "x-session-secret";
@@ -148,7 +148,7 @@ pub async fn reset(
             match app.farm.lookup(id) {
                 // The holder's own reset: it presents the secret.
                 Ok(entry) if holds(&entry, &headers) => (entry, false),
-                Ok(_) => return Err(FarmError::SessionConflict.into()),
+                Ok(_) => return Err(app.farm.conflict().into()),
                 Err(_) => {
                     let was = if app.farm.was_expired(id) { "had expired" } else { "was unknown" };
                     let entry = app.farm.open_session(Transport::Http, Some(id), client).await?;
