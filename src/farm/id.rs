@@ -51,16 +51,9 @@ impl SessionSecret {
 
     /// Whether `presented` (hex text) is this secret; the time taken does not depend on where they differ.
     pub fn matches(&self, presented: &str) -> bool {
-        let mut bytes = [0u8; 16];
-        let ok = presented.len() == 32
-            && bytes.iter_mut().enumerate().all(|(i, b)| {
-                presented
-                    .get(2 * i..2 * i + 2)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .map(|v| *b = v)
-                    .is_some()
-            });
-        ok && bool::from(subtle::ConstantTimeEq::ct_eq(&bytes[..], &self.0[..]))
+        // Parsed like an id (32 lowercase hex digits), then compared in constant time.
+        let Some(SessionId(bytes)) = SessionId::parse(presented) else { return false };
+        bool::from(subtle::ConstantTimeEq::ct_eq(&bytes[..], &self.0[..]))
     }
 }
 

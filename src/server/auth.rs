@@ -24,8 +24,8 @@ pub enum TokenFileError {
     Empty(PathBuf),
 }
 
-/// The tokens the server accepts, read once at start-up.
-#[derive(Clone, Debug, Default)]
+/// The tokens the server accepts, read once at start-up (no Debug: never logged).
+#[derive(Clone, Default)]
 pub struct Tokens {
     /// Agent tokens; empty: agent routes are open. The index keys per-client limits.
     pub(crate) api: Vec<Vec<u8>>,

@@ -198,8 +198,8 @@ pub fn router(app: Arc<App>) -> Router {
     let mut router = agent
         .merge(public)
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(app.clone(), observe))
-        .layer(middleware::from_fn_with_state(app.clone(), refuse_large_bodies));
+        .layer(middleware::from_fn_with_state(app.clone(), refuse_large_bodies))
+        .layer(middleware::from_fn_with_state(app.clone(), observe));
     if let Some(cors) = cors(&app.farm.settings) {
         router = router.layer(cors);
     }
