@@ -256,7 +256,14 @@ impl Farm {
     /// The live session with this id; SESSION_EXPIRED for a remembered reaped one.
     pub fn lookup(&self, id: SessionId) -> Result<Arc<SessionEntry>, FarmError> {
         if let Some(entry) = self.sessions.get(&id) {
-            return Ok(entry.clone());
+            // Crashed or reaped but not yet removed by the supervisor: already expired
+            // (only the request that saw the crash reports SESSION_CRASHED).
+            return match entry.status.end_reason() {
+                Some(CloseReason::Panic | CloseReason::IdleTimeout | CloseReason::MaxLifetime) => {
+                    Err(FarmError::SessionExpired)
+                }
+                _ => Ok(entry.clone()),
+            };
         }
         match self.expired.get(&id) {
             Some(at) if at.elapsed() < EXPIRED_MEMORY => Err(FarmError::SessionExpired),

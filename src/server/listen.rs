@@ -22,7 +22,7 @@ use tower::ServiceExt;
 
 /// Where the server is in its life; every connection watches it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     Serving,
     /// Drained: finish the request in flight, take no new one, stop accepting.
     Closing,
@@ -32,7 +32,7 @@ pub enum Phase {
 
 /// The peer address of a request's connection (a request extension).
 #[derive(Clone, Copy, Debug)]
-pub struct Peer(pub SocketAddr);
+pub(crate) struct Peer(pub SocketAddr);
 
 /// Per-listener connection limits.
 #[derive(Clone, Copy, Debug)]

@@ -3,10 +3,10 @@
 
 pub mod auth;
 pub mod body;
-pub mod client;
+pub(crate) mod client;
 pub mod error;
 pub mod http;
-pub mod listen;
+pub(crate) mod listen;
 pub mod mcp;
 pub mod meta;
 pub mod operator;
