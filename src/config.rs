@@ -223,3 +223,21 @@ impl fmt::Display for Settings {
         write!(f, "  max_invalid_actions        {}", self.max_invalid_actions)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Settings;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    #[test]
+    fn the_empty_command_line_parses_to_the_defaults() {
+        let parsed = Cli::try_parse_from(["serve"]).expect("parses").settings;
+        assert_eq!(parsed.to_string(), Settings::default().to_string());
+    }
+}
