@@ -1,19 +1,26 @@
 //! Who a request comes from, for the per-client session cap: its token when
-//! the request presented one, else the client address `X-Forwarded-For` gives
-//! when the peer is a trusted proxy, else the peer address.
+//! several are configured (one per client), else the client address
+//! `X-Forwarded-For` gives when the peer is a trusted proxy, else the peer
+//! address. A single shared token says nothing about who is calling.
 
 use std::net::IpAddr;
 
 use axum::extract::Request;
 use axum::http::HeaderMap;
 
+use super::auth::Tokens;
 use super::listen::Peer;
 use crate::config::Settings;
 use crate::farm::ClientKey;
 
 /// The client behind a request (None when the peer is unknown, as in-process tests without a socket).
-pub(crate) fn identify(settings: &Settings, token: Option<usize>, request: &Request) -> Option<ClientKey> {
-    if let Some(i) = token {
+pub(crate) fn identify(
+    settings: &Settings,
+    tokens: &Tokens,
+    token: Option<usize>,
+    request: &Request,
+) -> Option<ClientKey> {
+    if let Some(i) = token.filter(|_| tokens.api.len() > 1) {
         return Some(ClientKey::Token(i));
     }
     let peer = request.extensions().get::<Peer>()?.0.ip();
@@ -45,6 +52,25 @@ fn forwarded_for(settings: &Settings, peer: IpAddr, headers: &HeaderMap) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_keys_the_client_only_when_there_are_several() {
+        let settings = Settings::default();
+        let peer: std::net::SocketAddr = ([192, 0, 2, 7], 40000).into();
+        let request = || {
+            let mut r = Request::new(axum::body::Body::empty());
+            r.extensions_mut().insert(Peer(peer));
+            r
+        };
+        let one = Tokens { api: vec![b"t".to_vec()], operator: None };
+        let two = Tokens { api: vec![b"a".to_vec(), b"b".to_vec()], operator: None };
+        assert_eq!(identify(&settings, &one, Some(0), &request()), Some(ClientKey::Addr(peer.ip())));
+        assert_eq!(identify(&settings, &two, Some(1), &request()), Some(ClientKey::Token(1)));
+        assert_eq!(
+            identify(&settings, &Tokens::default(), None, &request()),
+            Some(ClientKey::Addr(peer.ip()))
+        );
+    }
 
     #[test]
     fn only_trusted_proxies_name_the_client() {

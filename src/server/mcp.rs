@@ -61,7 +61,7 @@ pub async fn handle(State(app): State<Arc<App>>, request: axum::extract::Request
             return r;
         }
     };
-    let client = client::identify(s, token, &request);
+    let client = client::identify(s, &app.tokens, token, &request);
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let limits = BodyLimits { max_bytes: s.max_body_bytes, timeout: s.body_read_timeout() };

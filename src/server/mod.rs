@@ -82,7 +82,7 @@ pub struct StepData<'a> {
 async fn require_api_token(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
     match app.tokens.check_api(request.headers()) {
         Ok(token) => {
-            let client = client::identify(&app.farm.settings, token, &request);
+            let client = client::identify(&app.farm.settings, &app.tokens, token, &request);
             request.extensions_mut().insert(client);
             next.run(request).await
         }
