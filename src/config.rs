@@ -41,6 +41,9 @@ pub struct Settings {
     /// A request's body must arrive within this (408 after it).
     #[arg(long, env = "MLOPS_BODY_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub body_read_timeout_secs: u64,
+    /// A connection whose peer reads nothing of what the server writes for this long is dropped.
+    #[arg(long, env = "MLOPS_WRITE_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub write_timeout_secs: u64,
     /// Request line and headers together at most (431 beyond; at least 8192).
     #[arg(long, env = "MLOPS_MAX_HEADER_BYTES", default_value_t = 16_384, value_parser = clap::value_parser!(u32).range(8192..))]
     pub max_header_bytes: u32,
@@ -123,6 +126,7 @@ impl Default for Settings {
             max_connections: 4096,
             header_read_timeout_secs: 15,
             body_read_timeout_secs: 10,
+            write_timeout_secs: 30,
             max_header_bytes: 16_384,
             max_body_bytes: 65_536,
             max_ws_message_bytes: 65_536,
@@ -194,6 +198,7 @@ impl fmt::Display for Settings {
         writeln!(f, "  max_connections            {}", self.max_connections)?;
         writeln!(f, "  header_read_timeout_secs   {}", self.header_read_timeout_secs)?;
         writeln!(f, "  body_read_timeout_secs     {}", self.body_read_timeout_secs)?;
+        writeln!(f, "  write_timeout_secs         {}", self.write_timeout_secs)?;
         writeln!(f, "  max_header_bytes           {}", self.max_header_bytes)?;
         writeln!(f, "  max_body_bytes             {}", self.max_body_bytes)?;
         writeln!(f, "  max_ws_message_bytes       {}", self.max_ws_message_bytes)?;

@@ -726,3 +726,22 @@ async fn websocket_readers_that_stall_are_dropped() {
     ws.send(Message::Text(r#"{"type":"state"}"#.into())).await.unwrap();
     assert!(matches!(ws.next().await, Some(Ok(Message::Text(_)))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_client_that_never_reads_is_dropped() {
+    let _heavy = HEAVY.lock().await;
+    // Pipelined requests for a large reply, never reading one: the replies fill
+    // the socket, hyper stops reading, and the write deadline drops the connection.
+    let server = Proc::spawn(&["--write-timeout-secs", "2"]);
+    let baseline = server.rss_mib();
+    let mut tcp = TcpStream::connect(&server.addr).await.unwrap();
+    let requests: Vec<u8> = b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n".repeat(200);
+    let dropped = flood(&mut tcp, &requests, Duration::from_secs(60)).await;
+    println!(
+        "HTTP client pipelining GET /openapi.json and never reading: dropped after {dropped:.1?} \
+         (write deadline 2 s); RSS {baseline:.1} -> {:.1} MiB",
+        server.rss_mib()
+    );
+    assert!(dropped.is_some(), "the server dropped the connection");
+    assert!(well_behaved(&server).await);
+}

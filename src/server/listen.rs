@@ -5,8 +5,12 @@
 //! process holding them (accept backpressure). `axum::serve` sets no timer,
 //! so hyper's header deadline would never fire there.
 
+use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -15,7 +19,8 @@ use axum::extract::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
@@ -38,6 +43,8 @@ pub(crate) struct Peer(pub SocketAddr);
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
     pub header_read_timeout: Duration,
+    /// A write that makes no progress this long fails, and the connection is dropped.
+    pub write_timeout: Duration,
     pub max_header_bytes: usize,
     pub max_connections: usize,
 }
@@ -96,7 +103,8 @@ pub(crate) async fn run(
         let mut phase = phase.clone();
         connections.spawn(async move {
             let _permit = permit;
-            let conn = builder.serve_connection(TokioIo::new(tcp), service).with_upgrades();
+            let io = WriteDeadline::new(tcp, limits.write_timeout);
+            let conn = builder.serve_connection(TokioIo::new(io), service).with_upgrades();
             tokio::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => return,
@@ -123,4 +131,81 @@ pub(crate) async fn run(
 pub(crate) async fn until(phase: &mut watch::Receiver<Phase>, f: impl Fn(Phase) -> bool) {
     // The guard wait_for returns is not Send: drop it here.
     let _ = phase.wait_for(|p| f(*p)).await.map(|_| ());
+}
+
+/// A socket whose writes fail when they make no progress for `timeout`: hyper
+/// has no write deadline, so a client that requests and never reads would
+/// hold its connection for ever (its memory is bounded by hyper's buffers).
+/// It stays under an upgraded WebSocket too, below the WebSocket's own send deadline.
+struct WriteDeadline {
+    io: TcpStream,
+    timeout: Duration,
+    /// Running while a write is pending; reset by any progress.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl WriteDeadline {
+    fn new(io: TcpStream, timeout: Duration) -> WriteDeadline {
+        WriteDeadline { io, timeout, stalled: None }
+    }
+
+    /// Maps a pending write to a timeout error once the deadline passes.
+    fn deadline<T>(&mut self, cx: &mut Context<'_>, polled: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        match polled {
+            Poll::Ready(r) => {
+                self.stalled = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                let timeout = self.timeout;
+                let stalled = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                match stalled.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the peer stopped reading")))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
+impl AsyncRead for WriteDeadline {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for WriteDeadline {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.deadline(cx, polled)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.deadline(cx, polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let polled = Pin::new(&mut self.io).poll_flush(cx);
+        self.deadline(cx, polled)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let polled = Pin::new(&mut self.io).poll_shutdown(cx);
+        self.deadline(cx, polled)
+    }
 }

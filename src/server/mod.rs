@@ -228,6 +228,7 @@ pub async fn serve_with_admin(
     let tokens = auth::Tokens::load(&settings)?;
     let limits = listen::Limits {
         header_read_timeout: Duration::from_secs(settings.header_read_timeout_secs),
+        write_timeout: Duration::from_secs(settings.write_timeout_secs),
         max_header_bytes: settings.max_header_bytes as usize,
         max_connections: settings.max_connections as usize,
     };
