@@ -387,14 +387,15 @@ async fn run_farm_http(
         let (base, client, scripts) = (base.to_string(), client.clone(), scripts.clone());
         async move {
             let mut run = ClientRun::default();
-            let mut session: Option<String> = None;
-            let post = |path: &str, body: &str, session: &Option<String>| {
+            // The session's id and secret (the secret comes with the reset that created it).
+            let mut session: Option<(String, String)> = None;
+            let post = |path: &str, body: &str, session: &Option<(String, String)>| {
                 let mut req = client
                     .post(format!("{base}{path}"))
                     .header("content-type", "application/json")
                     .body(body.to_string());
-                if let Some(s) = session {
-                    req = req.header("x-session-id", s);
+                if let Some((id, secret)) = session {
+                    req = req.header("x-session-id", id).header("x-session-secret", secret);
                 }
                 req.send()
             };
@@ -403,7 +404,12 @@ async fn run_farm_http(
                     break;
                 }
                 let Ok(r) = post("/reset", &script.http_reset, &session).await else { break };
-                session = r.headers().get("x-session-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+                let header = |h: &str| r.headers().get(h).and_then(|v| v.to_str().ok()).map(str::to_string);
+                session = match (header("x-session-id"), header("x-session-secret"), session.take()) {
+                    (Some(id), Some(secret), _) => Some((id, secret)),
+                    (Some(id), None, Some((held, secret))) if id == held => Some((id, secret)),
+                    _ => None,
+                };
                 if session.is_none() || r.bytes().await.is_err() {
                     run.errors += 1;
                     break;

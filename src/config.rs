@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(clap::Args, Clone, Debug)]
@@ -25,6 +26,27 @@ pub struct Settings {
     /// Grace for open episodes at shutdown.
     #[arg(long, env = "MLOPS_DRAIN_TIMEOUT_SECS", default_value_t = 30)]
     pub drain_timeout_secs: u64,
+    /// After the drain: how long open connections get to finish before they are dropped.
+    #[arg(long, env = "MLOPS_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
+    pub shutdown_grace_secs: u64,
+    /// Port of the admin listener (/health, /ready, /metrics; outside the connection cap; 0 picks a free port; unset: off).
+    #[arg(long, env = "MLOPS_ADMIN_PORT")]
+    pub admin_port: Option<u16>,
+    /// Open connections at most on the main port; beyond it the server stops accepting (the kernel queues).
+    #[arg(long, env = "MLOPS_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// A request's headers (and an idle keep-alive connection's next request) must arrive within this.
+    #[arg(long, env = "MLOPS_HEADER_READ_TIMEOUT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+    /// A request's body must arrive within this (408 after it).
+    #[arg(long, env = "MLOPS_BODY_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_read_timeout_secs: u64,
+    /// A connection whose peer reads nothing of what the server writes for this long is dropped.
+    #[arg(long, env = "MLOPS_WRITE_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub write_timeout_secs: u64,
+    /// Request line and headers together at most (431 beyond; at least 8192).
+    #[arg(long, env = "MLOPS_MAX_HEADER_BYTES", default_value_t = 16_384, value_parser = clap::value_parser!(u32).range(8192..))]
+    pub max_header_bytes: u32,
     /// HTTP body limit.
     #[arg(long, env = "MLOPS_MAX_BODY_BYTES", default_value_t = 65_536)]
     pub max_body_bytes: usize,
@@ -40,24 +62,51 @@ pub struct Settings {
     /// Server ping interval, and how long a ping may go unanswered.
     #[arg(long, env = "MLOPS_WS_PING_INTERVAL_SECS", default_value_t = 20)]
     pub ws_ping_interval_secs: u64,
-    /// Close a WebSocket connection whose reader stalls this long.
+    /// Close a WebSocket connection whose reader stalls this long (every send has this deadline).
     #[arg(long, env = "MLOPS_WS_WRITE_TIMEOUT_SECS", default_value_t = 30)]
     pub ws_write_timeout_secs: u64,
+    /// Bytes a WebSocket connection may have queued for a slow reader; beyond, it is dropped.
+    #[arg(long, env = "MLOPS_WS_MAX_WRITE_BUFFER_BYTES", default_value_t = 262_144, value_parser = clap::value_parser!(u32).range(65_536..))]
+    pub ws_max_write_buffer_bytes: u32,
+    /// Client pings allowed per ping interval; one more closes the connection with 1008.
+    #[arg(long, env = "MLOPS_WS_MAX_CLIENT_PINGS", default_value_t = 30)]
+    pub ws_max_client_pings: u32,
     /// Token for the agent routes (Bearer, or Basic with the token as password).
     #[arg(long, env = "MLOPS_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
+    /// File of agent tokens, one per line (one per client; they key --max-sessions-per-client).
+    #[arg(long, env = "MLOPS_API_TOKEN_FILE")]
+    pub api_token_file: Option<PathBuf>,
     /// Token for the operator routes; unset turns them off.
     #[arg(long, env = "MLOPS_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<String>,
+    /// File holding the operator token (first line).
+    #[arg(long, env = "MLOPS_OPERATOR_TOKEN_FILE")]
+    pub operator_token_file: Option<PathBuf>,
+    /// /metrics needs the operator token (on both ports).
+    #[arg(long, env = "MLOPS_PRIVATE_METRICS")]
+    pub private_metrics: bool,
+    /// Live sessions per client at most (0: off). A client is its token, else its address.
+    #[arg(long, env = "MLOPS_MAX_SESSIONS_PER_CLIENT", default_value_t = 0)]
+    pub max_sessions_per_client: usize,
+    /// Comma-separated proxy addresses whose X-Forwarded-For names the client.
+    #[arg(long, env = "MLOPS_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpAddr>,
     /// Comma-separated origins allowed by CORS.
     #[arg(long, env = "MLOPS_CORS_ORIGINS")]
     pub cors_origins: Option<String>,
     /// Mark the session cookie Secure.
     #[arg(long, env = "MLOPS_COOKIE_SECURE")]
     pub cookie_secure: bool,
-    /// End objects without ground_truth.
+    /// End objects carry the ground truth (trusted training setups only; docs/SECURITY.md).
+    #[arg(long, env = "MLOPS_REVEAL_GROUND_TRUTH")]
+    pub reveal_ground_truth: bool,
+    /// Accepted for compatibility: the ground truth is hidden by default; beats --reveal-ground-truth.
     #[arg(long, env = "MLOPS_HIDE_GROUND_TRUTH")]
     pub hide_ground_truth: bool,
+    /// Mixed into every episode's seed, so a private evaluation's episodes cannot be computed offline.
+    #[arg(long, env = "MLOPS_SEED_SALT", hide_env_values = true)]
+    pub seed_salt: Option<String>,
     /// Truncate an episode after this many consecutive invalid actions (0: off).
     #[arg(long, env = "MLOPS_MAX_INVALID_ACTIONS", default_value_t = 0)]
     pub max_invalid_actions: u32,
@@ -72,17 +121,33 @@ impl Default for Settings {
             idle_timeout_secs: 1800,
             max_session_lifetime_secs: 0,
             drain_timeout_secs: 30,
+            shutdown_grace_secs: 5,
+            admin_port: None,
+            max_connections: 4096,
+            header_read_timeout_secs: 15,
+            body_read_timeout_secs: 10,
+            write_timeout_secs: 30,
+            max_header_bytes: 16_384,
             max_body_bytes: 65_536,
             max_ws_message_bytes: 65_536,
             max_json_depth: 32,
             request_deadline_secs: 10,
             ws_ping_interval_secs: 20,
             ws_write_timeout_secs: 30,
+            ws_max_write_buffer_bytes: 262_144,
+            ws_max_client_pings: 30,
             api_token: None,
+            api_token_file: None,
             operator_token: None,
+            operator_token_file: None,
+            private_metrics: false,
+            max_sessions_per_client: 0,
+            trusted_proxies: Vec::new(),
             cors_origins: None,
             cookie_secure: false,
+            reveal_ground_truth: false,
             hide_ground_truth: false,
+            seed_salt: None,
             max_invalid_actions: 0,
         }
     }
@@ -98,6 +163,20 @@ impl Settings {
     pub fn drain_timeout(&self) -> Duration {
         Duration::from_secs(self.drain_timeout_secs)
     }
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_read_timeout_secs)
+    }
+    /// Whether end objects carry the ground truth (`--hide-ground-truth` wins).
+    pub fn reveals_answers(&self) -> bool {
+        self.reveal_ground_truth && !self.hide_ground_truth
+    }
+}
+
+fn path_or_unset(v: &Option<PathBuf>) -> String {
+    v.as_ref().map_or_else(|| "unset".to_string(), |p| p.display().to_string())
 }
 
 fn set_or_unset(v: &Option<String>) -> &'static str {
@@ -113,17 +192,57 @@ impl fmt::Display for Settings {
         writeln!(f, "  idle_timeout_secs          {}", self.idle_timeout_secs)?;
         writeln!(f, "  max_session_lifetime_secs  {}", self.max_session_lifetime_secs)?;
         writeln!(f, "  drain_timeout_secs         {}", self.drain_timeout_secs)?;
+        writeln!(f, "  shutdown_grace_secs        {}", self.shutdown_grace_secs)?;
+        let admin = self.admin_port.map_or_else(|| "off".to_string(), |p| p.to_string());
+        writeln!(f, "  admin_port                 {admin}")?;
+        writeln!(f, "  max_connections            {}", self.max_connections)?;
+        writeln!(f, "  header_read_timeout_secs   {}", self.header_read_timeout_secs)?;
+        writeln!(f, "  body_read_timeout_secs     {}", self.body_read_timeout_secs)?;
+        writeln!(f, "  write_timeout_secs         {}", self.write_timeout_secs)?;
+        writeln!(f, "  max_header_bytes           {}", self.max_header_bytes)?;
         writeln!(f, "  max_body_bytes             {}", self.max_body_bytes)?;
         writeln!(f, "  max_ws_message_bytes       {}", self.max_ws_message_bytes)?;
         writeln!(f, "  max_json_depth             {}", self.max_json_depth)?;
         writeln!(f, "  request_deadline_secs      {}", self.request_deadline_secs)?;
         writeln!(f, "  ws_ping_interval_secs      {}", self.ws_ping_interval_secs)?;
         writeln!(f, "  ws_write_timeout_secs      {}", self.ws_write_timeout_secs)?;
+        writeln!(f, "  ws_max_write_buffer_bytes  {}", self.ws_max_write_buffer_bytes)?;
+        writeln!(f, "  ws_max_client_pings        {}", self.ws_max_client_pings)?;
         writeln!(f, "  api_token                  {}", set_or_unset(&self.api_token))?;
+        writeln!(f, "  api_token_file             {}", path_or_unset(&self.api_token_file))?;
         writeln!(f, "  operator_token             {}", set_or_unset(&self.operator_token))?;
+        writeln!(f, "  operator_token_file        {}", path_or_unset(&self.operator_token_file))?;
+        writeln!(f, "  private_metrics            {}", self.private_metrics)?;
+        writeln!(f, "  max_sessions_per_client    {}", self.max_sessions_per_client)?;
+        let proxies: Vec<String> = self.trusted_proxies.iter().map(ToString::to_string).collect();
+        writeln!(
+            f,
+            "  trusted_proxies            {}",
+            if proxies.is_empty() { "none".into() } else { proxies.join(",") }
+        )?;
         writeln!(f, "  cors_origins               {}", self.cors_origins.as_deref().unwrap_or("unset"))?;
         writeln!(f, "  cookie_secure              {}", self.cookie_secure)?;
+        writeln!(f, "  reveal_ground_truth        {}", self.reveal_ground_truth)?;
         writeln!(f, "  hide_ground_truth          {}", self.hide_ground_truth)?;
+        writeln!(f, "  seed_salt                  {}", set_or_unset(&self.seed_salt))?;
         write!(f, "  max_invalid_actions        {}", self.max_invalid_actions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Settings;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    #[test]
+    fn the_empty_command_line_parses_to_the_defaults() {
+        let parsed = Cli::try_parse_from(["serve"]).expect("parses").settings;
+        assert_eq!(parsed.to_string(), Settings::default().to_string());
     }
 }

@@ -23,7 +23,15 @@ fn serve(settings: Settings) -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
+        // Installed before listening: a server that could not hear SIGTERM must not start.
+        let mut signals = match server::Signals::install() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: cannot install the SIGTERM/SIGINT handlers: {e}");
+                return ExitCode::from(1);
+            }
+        };
         let addr = std::net::SocketAddr::new(settings.host, settings.port);
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => l,
@@ -32,23 +40,61 @@ fn serve(settings: Settings) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
+        let admin = match settings.admin_port {
+            None => None,
+            Some(port) => {
+                let addr = std::net::SocketAddr::new(settings.host, port);
+                match tokio::net::TcpListener::bind(addr).await {
+                    Ok(l) => Some(l),
+                    Err(e) => {
+                        eprintln!("error: cannot listen on {addr} (admin): {e}");
+                        return ExitCode::from(1);
+                    }
+                }
+            }
+        };
         let local = listener.local_addr().expect("bound address");
+        let admin_line = match admin.as_ref().map(|l| l.local_addr().expect("bound address")) {
+            Some(a) => format!("admin on http://{a}\n"),
+            None => String::new(),
+        };
         // A closed stdout must not take the server down: ignore write errors.
         use std::io::Write;
         let _ = writeln!(
             std::io::stdout().lock(),
-            "mlops-debug-env {} (env_version {}) listening on http://{local}\nsettings:\n{settings}",
+            "mlops-debug-env {} (env_version {}) listening on http://{local}\n{admin_line}settings:\n{settings}",
             env!("CARGO_PKG_VERSION"),
             mlops_debug_env::env::ENV_VERSION
         );
-        match server::serve(settings, listener, server::shutdown_signal()).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(1)
+        // The first signal drains; a second one exits at once.
+        let (first_tx, first) = tokio::sync::oneshot::channel::<()>();
+        let (second_tx, second) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            signals.next().await;
+            let _ = first_tx.send(());
+            signals.next().await;
+            let _ = second_tx.send(());
+        });
+        let shutdown = async {
+            let _ = first.await;
+        };
+        tokio::select! {
+            result = server::serve_with_admin(settings, listener, admin, shutdown) => match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            },
+            Ok(()) = second => {
+                eprintln!("second signal: exiting without waiting for the drain");
+                ExitCode::from(130)
             }
         }
-    })
+    });
+    // Whatever is still running (a connection, a session actor) is not waited for.
+    runtime.shutdown_background();
+    code
 }
 
 fn eval(args: mlops_debug_env::eval::EvalArgs) -> ExitCode {

@@ -54,7 +54,7 @@ pub const ALL: [&str; 18] = [
 
 pub const TRANSPORTS: [&str; 3] = ["ws", "http", "mcp"];
 pub const CLOSE_REASONS: [&str; 5] = ["client_close", "idle_timeout", "max_lifetime", "panic", "shutdown"];
-pub const REJECT_REASONS: [&str; 2] = ["capacity", "draining"];
+pub const REJECT_REASONS: [&str; 4] = ["capacity", "draining", "client_capacity", "conflict"];
 pub const STEP_OUTCOMES: [&str; 3] = ["ok", "invalid", "error"];
 pub const EPISODE_OUTCOMES: [&str; 3] = ["submitted", "truncated", "abandoned"];
 /// Route patterns labelled on HTTP metrics; anything else is "unmatched".

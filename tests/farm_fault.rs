@@ -72,13 +72,14 @@ async fn a_websocket_client_sees_the_crash_and_a_1011_close() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn slow_steps_hit_the_deadline_and_block_concurrent_steps() {
     let server = start(Settings { request_deadline_secs: 1, ..settings() }).await;
-    let http = Http::new(&server);
+    // Shared: the slow step presents the session's secret, which this client learned.
+    let http = std::sync::Arc::new(Http::new(&server));
     let (_, _, r) = http.post("/reset", None, json!({"seed": 1})).await;
     let id = r["session_id"].as_str().unwrap().to_string();
     let (_, _, other) = http.post("/reset", None, json!({"seed": 2})).await;
     let other = other["session_id"].as_str().unwrap().to_string();
     let slow = {
-        let http = Http::new(&server);
+        let http = http.clone();
         let id = id.clone();
         tokio::spawn(async move {
             http.post("/step", Some(&id), json!({"action_type": "__sleep__", "ms": 1500})).await

@@ -210,6 +210,14 @@ async fn http_sessions_by_header_query_and_cookie() {
     let cookie = headers["set-cookie"].to_str().unwrap();
     assert_eq!(cookie, format!("mlops_session={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=1800"));
     assert_eq!(body["reward"], Value::Null);
+    // the secret: in the body, a header and a cookie, once, at creation
+    let secret = body["session_secret"].as_str().unwrap().to_string();
+    assert_eq!((secret.len(), headers["x-session-secret"].to_str().unwrap()), (32, secret.as_str()));
+    let cookies: Vec<&str> = headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+    assert_eq!(
+        cookies[1],
+        format!("mlops_session_secret={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age=1800")
+    );
 
     let (s, h, b) = http
         .post("/step", Some(&id), json!({"action": {"action_type": "read_config"}, "request_id": "r1"}))
@@ -226,6 +234,7 @@ async fn http_sessions_by_header_query_and_cookie() {
     let resp = http
         .client
         .post(server.url(&format!("/step?session_id={id}")))
+        .header("X-Session-Secret", &secret)
         .json(&json!({"action_type": "read_eval_results"}))
         .send()
         .await
@@ -234,7 +243,7 @@ async fn http_sessions_by_header_query_and_cookie() {
     let resp = http
         .client
         .get(server.url("/state"))
-        .header("Cookie", format!("mlops_session={id}"))
+        .header("Cookie", format!("mlops_session={id}; mlops_session_secret={secret}"))
         .send()
         .await
         .unwrap();
@@ -245,6 +254,7 @@ async fn http_sessions_by_header_query_and_cookie() {
         .client
         .get(server.url("/state?session_id=ffffffffffffffffffffffffffffffff"))
         .header("X-Session-Id", &id)
+        .header("X-Session-Secret", &secret)
         .send()
         .await
         .unwrap();
@@ -262,7 +272,15 @@ async fn http_sessions_by_header_query_and_cookie() {
     // reset again under the same id
     let (s, _, again) = http.post("/reset", Some(&id), json!({"task_id": "hard", "seed": 2})).await;
     assert_eq!((s, again["session_id"].as_str()), (200, Some(id.as_str())));
-    let resp = http.client.delete(server.url("/session")).header("X-Session-Id", &id).send().await.unwrap();
+    assert!(again.get("session_secret").is_none(), "the secret is given once");
+    let resp = http
+        .client
+        .delete(server.url("/session"))
+        .header("X-Session-Id", &id)
+        .header("X-Session-Secret", &secret)
+        .send()
+        .await
+        .unwrap();
     assert!(resp.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
     assert_eq!(resp.json::<Value>().await.unwrap(), json!({"session_id": id, "closed": true}));
     let (s, b) = http.get("/state", Some(&id)).await;
@@ -276,9 +294,15 @@ async fn http_errors_have_one_shape_and_never_5xx_for_client_input() {
     let http = Http::new(&server);
     let (_, _, body) = http.post("/reset", None, json!({})).await;
     let id = body["session_id"].as_str().unwrap().to_string();
+    let secret = body["session_secret"].as_str().unwrap().to_string();
     assert!(body["observation"]["messages"][0].as_str().unwrap().contains("defaulting to easy"));
     let raw = |path: &str, body: Vec<u8>| {
-        let req = http.client.post(server.url(path)).header("X-Session-Id", &id).body(body);
+        let req = http
+            .client
+            .post(server.url(path))
+            .header("X-Session-Id", &id)
+            .header("X-Session-Secret", &secret)
+            .body(body);
         async move {
             let r = req.send().await.unwrap();
             let s = r.status().as_u16();
@@ -403,9 +427,25 @@ async fn mcp_drives_a_session_with_tools() {
         http.post("/mcp", None, call("run_sanity_check", json!({"sanity_check_type": "vibes"}))).await;
     assert_eq!(bad["result"]["isError"], true);
     assert_eq!(bad["result"]["structuredContent"]["error"]["code"], "VALIDATION_ERROR");
-    // the HTTP API drives the same session
-    let (s, state) = http.get("/state", Some(&sid)).await;
-    assert_eq!((s, state["step_count"].clone()), (200, json!(1)));
+    // the capability is the id and the secret; with them the HTTP API drives the same session
+    assert_eq!(sid.len(), 64);
+    let r = http
+        .client
+        .get(server.url("/state"))
+        .header("X-Session-Id", &sid[..32])
+        .header("X-Session-Secret", &sid[32..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status().as_u16(), r.json::<Value>().await.unwrap()["step_count"].clone()),
+        (200, json!(1))
+    );
+    // the id alone names no session
+    let (_, _, r) = http
+        .post("/mcp", None, rpc("tools/call", json!({"name": "read_config", "session_id": &sid[..32]})))
+        .await;
+    assert_eq!(r["result"]["structuredContent"]["error"]["code"], "SESSION_NOT_FOUND");
     for (body, code) in [
         (rpc("tools/call", json!({"name": "nope", "session_id": sid})), -32602),
         (rpc("tools/call", json!({"name": "read_config"})), -32602),
@@ -454,7 +494,7 @@ async fn every_metric_exists_from_the_first_scrape_and_counts_episodes() {
 /// spec/environment.md §10.1: nothing agent-facing carries the answer before the end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_response_reveals_the_ground_truth_before_the_end() {
-    let server = start(settings()).await;
+    let server = start(mlops_debug_env::config::Settings { reveal_ground_truth: true, ..settings() }).await;
     let http = Http::new(&server);
     let briefs: Vec<String> = TaskId::ALL.iter().map(|t| t.brief().to_string()).collect();
     for task in TaskId::ALL {
@@ -506,15 +546,23 @@ async fn no_response_reveals_the_ground_truth_before_the_end() {
         }
     }
     server.stop().await;
-    let hidden = start(mlops_debug_env::config::Settings { hide_ground_truth: true, ..settings() }).await;
-    let http = Http::new(&hidden);
-    let (_, _, reset) = http.post("/reset", None, json!({"task_id": "easy", "seed": 1})).await;
-    let id = reset["session_id"].as_str().unwrap();
-    let (_, _, end) =
-        http.post("/step", Some(id), json!({"action": submit_canonical(TaskId::Easy, 1)})).await;
-    assert!(end["observation"]["last_action_result"].get("ground_truth").is_none());
-    assert_eq!(end["observation"]["last_action_result"]["score"].as_f64().map(|s| s > 0.9), Some(true));
-    hidden.stop().await;
+    // hidden by default; --hide-ground-truth is accepted and beats --reveal-ground-truth
+    use mlops_debug_env::config::Settings;
+    for hidden in [
+        settings(),
+        Settings { hide_ground_truth: true, ..settings() },
+        Settings { hide_ground_truth: true, reveal_ground_truth: true, ..settings() },
+    ] {
+        let hidden = start(hidden).await;
+        let http = Http::new(&hidden);
+        let (_, _, reset) = http.post("/reset", None, json!({"task_id": "easy", "seed": 1})).await;
+        let id = reset["session_id"].as_str().unwrap();
+        let (_, _, end) =
+            http.post("/step", Some(id), json!({"action": submit_canonical(TaskId::Easy, 1)})).await;
+        assert!(end["observation"]["last_action_result"].get("ground_truth").is_none());
+        assert_eq!(end["observation"]["last_action_result"]["score"].as_f64().map(|s| s > 0.9), Some(true));
+        hidden.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -535,11 +583,14 @@ async fn tokens_guard_the_agent_and_operator_routes() {
     let r =
         c.post(server.url("/reset")).bearer_auth("s3cret").json(&json!({"seed": 1})).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let id = r.json::<Value>().await.unwrap()["session_id"].as_str().unwrap().to_string();
+    let r = r.json::<Value>().await.unwrap();
+    let id = r["session_id"].as_str().unwrap().to_string();
+    let secret = r["session_secret"].as_str().unwrap().to_string();
     let r = c
         .get(server.url("/state"))
         .basic_auth("anyone", Some("s3cret"))
         .header("X-Session-Id", &id)
+        .header("X-Session-Secret", &secret)
         .send()
         .await
         .unwrap();

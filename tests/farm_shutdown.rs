@@ -38,7 +38,7 @@ async fn sigterm_drains_and_exits_cleanly() {
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let addr = first.rsplit("http://").next().unwrap().trim().to_string();
     let url = |p: &str| format!("http://{addr}{p}");
-    let http = Http { client: reqwest::Client::new(), server: url("") };
+    let http = Http::at(url(""));
 
     let (_, _, a) = http.post("/reset", None, json!({"task_id": "easy", "seed": 1})).await;
     let a = a["session_id"].as_str().unwrap().to_string();

@@ -4,7 +4,7 @@
 
 use mlops_debug_env::commands;
 use mlops_debug_env::env::grader::ground_truth;
-use mlops_debug_env::env::{CheckKind, Episode, TaskId};
+use mlops_debug_env::env::{CheckKind, Episode, EpisodeOptions, TaskId};
 use serde_json::{Value, json};
 
 const SEEDS: [u64; 3] = [0, 7, u64::MAX];
@@ -34,7 +34,9 @@ fn script(ep: &Episode) -> Vec<Value> {
 /// The bytes pinned for one episode: its dump and a scripted trajectory.
 fn golden_bytes(task: TaskId, seed: u64) -> String {
     let dump: Value = serde_json::from_str(&commands::episode(task, seed, true, true)).unwrap();
-    let mut ep = Episode::new(task, seed, commands::cli_episode_id(task, seed));
+    // Pinned with the answer revealed (EpisodeOptions hide it by default since 2.0.0).
+    let options = EpisodeOptions { reveal_answers: true, ..Default::default() };
+    let mut ep = Episode::with_options(task, seed, commands::cli_episode_id(task, seed), options);
     let mut trajectory = Vec::new();
     for action in script(&ep) {
         let out = ep.step_json(&action).expect("scripted actions are valid");

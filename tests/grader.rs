@@ -295,7 +295,8 @@ fn constant_policies_score_what_the_spec_expects() {
 #[test]
 fn episode_rewards_and_budget_follow_the_rules() {
     let seed = seeds_of(BugKind::ExplodingLr, 1)[0];
-    let mut ep = Episode::new(TaskId::Easy, seed, "e1");
+    let options = mlops_debug_env::env::EpisodeOptions { reveal_answers: true, ..Default::default() };
+    let mut ep = Episode::with_options(TaskId::Easy, seed, "e1", options);
     let r = |ep: &mut Episode, v: Value| -> StepOutcome { ep.step_json(&v).unwrap() };
     assert_eq!(r(&mut ep, json!({"action_type": "read_config"})).reward, Bp(200));
     assert_eq!(r(&mut ep, json!({"action_type": "read_config"})).reward, Bp(-200));

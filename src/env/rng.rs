@@ -46,6 +46,26 @@ impl Purpose {
     }
 }
 
+/// The seed an episode is generated from when the server has a secret salt
+/// (`serve --seed-salt`): ChaCha20 keyed by the salt and the seed, first u64.
+/// Key: three FNV-1a-64 lanes of (lane index ‖ salt) (LE) ‖ seed (LE). The
+/// same salt and seed give the same episode; without the salt a client
+/// cannot compute it offline. Unsalted episodes never pass through here.
+pub fn salted_seed(salt: &[u8], seed: u64) -> u64 {
+    let mut key = [0u8; 32];
+    for lane in 0..3u8 {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in std::iter::once(&lane).chain(salt) {
+            hash ^= *b as u64;
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        let at = 8 * lane as usize;
+        key[at..at + 8].copy_from_slice(&hash.to_le_bytes());
+    }
+    key[24..32].copy_from_slice(&seed.to_le_bytes());
+    rand_chacha::ChaCha20Rng::from_seed(key).next_u64()
+}
+
 /// FNV-1a, 64 bit: a fixed, documented hash for the key derivation.
 pub const fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;

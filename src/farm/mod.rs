@@ -8,16 +8,19 @@ pub mod status;
 pub mod supervisor;
 
 use std::collections::VecDeque;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 use dashmap::DashMap;
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef};
 use serde_json::Value;
 
-pub use id::SessionId;
+pub use id::{SessionId, SessionSecret};
 use session::{ResetRequest, SessionError, SessionMsg, StepDone};
 pub use status::{CloseReason, SessionStatus, Transport};
 use supervisor::{Supervisor, SupervisorMsg, reap_interval};
@@ -35,10 +38,23 @@ pub const EXPIRED_CAPACITY: usize = 1_000_000;
 /// A session past its lifetime is reaped at once when idle this long.
 pub const LIFETIME_IDLE_GRACE: Duration = Duration::from_secs(60);
 
+/// Who holds a session, for the per-client cap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClientKey {
+    /// The index of the agent token the client presented.
+    Token(usize),
+    /// The client's address.
+    Addr(IpAddr),
+}
+
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum FarmError {
     #[error("server at capacity: {active}/{max} sessions active")]
     CapacityReached { active: usize, max: usize },
+    #[error("this client holds {active} of its {max} sessions (--max-sessions-per-client)")]
+    ClientCapReached { active: usize, max: usize },
+    #[error("a live session holds this id; present its secret or propose another id")]
+    SessionConflict,
     #[error("the server is draining; connect to another instance")]
     Draining,
     #[error("no such session")]
@@ -58,6 +74,8 @@ pub enum FarmError {
 /// A live session as the transports see it.
 pub struct SessionEntry {
     pub id: SessionId,
+    /// What the holder presents on every request after the first.
+    pub secret: SessionSecret,
     pub actor: ActorRef<SessionMsg>,
     pub status: Arc<SessionStatus>,
 }
@@ -73,6 +91,10 @@ pub struct Farm {
     ready: AtomicBool,
     started: Instant,
     supervisor: Mutex<Option<ActorRef<SupervisorMsg>>>,
+    /// Live sessions per client (entries at zero are removed).
+    per_client: DashMap<ClientKey, usize>,
+    /// Woken whenever an episode ends or a session ends: shutdown waits on it.
+    pub(crate) activity: Arc<Notify>,
 }
 
 impl Farm {
@@ -89,6 +111,8 @@ impl Farm {
             ready: AtomicBool::new(false),
             started: Instant::now(),
             supervisor: Mutex::new(None),
+            per_client: DashMap::new(),
+            activity: Arc::new(Notify::new()),
         });
         let every = reap_interval(farm.settings.idle_timeout());
         let (supervisor, _) = Actor::spawn(None, Supervisor, (Arc::downgrade(&farm), every))
@@ -116,7 +140,7 @@ impl Farm {
     pub fn episode_options(&self) -> EpisodeOptions {
         EpisodeOptions {
             max_invalid_actions: self.settings.max_invalid_actions,
-            reveal_answers: !self.settings.hide_ground_truth,
+            reveal_answers: self.settings.reveals_answers(),
             compact: false,
         }
     }
@@ -124,15 +148,21 @@ impl Farm {
         self.supervisor.lock().expect("not poisoned").clone()
     }
 
-    /// Admits and spawns a session (under `id`, or a minted one).
+    /// Admits and spawns a session (under `id`, or a minted one). A proposed
+    /// id that a live session holds is a conflict, never an attach: only the
+    /// holder (who presents the secret) may reach that session.
     pub async fn open_session(
         &self,
         transport: Transport,
         id: Option<SessionId>,
+        client: Option<ClientKey>,
     ) -> Result<Arc<SessionEntry>, FarmError> {
         if self.is_draining() {
             self.metrics.rejected("draining").increment(1);
             return Err(FarmError::Draining);
+        }
+        if id.is_some_and(|id| self.sessions.contains_key(&id)) {
+            return Err(self.conflict());
         }
         let max = self.settings.max_sessions;
         let admitted =
@@ -141,8 +171,13 @@ impl Farm {
             self.metrics.rejected("capacity").increment(1);
             return Err(FarmError::CapacityReached { active, max });
         }
+        if let Err(e) = self.admit_client(client) {
+            self.live.fetch_sub(1, Ordering::AcqRel);
+            self.metrics.rejected("client_capacity").increment(1);
+            return Err(e);
+        }
         let id = id.unwrap_or_else(SessionId::mint);
-        let status = Arc::new(SessionStatus::new(transport, self.now_ms()));
+        let status = Arc::new(SessionStatus::new(transport, self.now_ms(), client));
         let spawned = match self.supervisor() {
             Some(sup) => sup
                 .call(
@@ -164,32 +199,71 @@ impl Farm {
         };
         let Some(actor) = spawned else {
             self.live.fetch_sub(1, Ordering::AcqRel);
+            self.release_client(client);
             return Err(FarmError::Draining);
         };
-        let entry = Arc::new(SessionEntry { id, actor, status });
+        let entry = Arc::new(SessionEntry { id, secret: SessionSecret::mint(), actor, status });
         match self.sessions.entry(id) {
             dashmap::Entry::Vacant(v) => {
                 v.insert(entry.clone());
             }
             dashmap::Entry::Occupied(o) => {
-                // Another request opened a session under this id first: use that one.
-                let existing = o.get().clone();
+                // Another request opened a session under this id first: this
+                // one never existed (not counted created, nor closed).
                 drop(o);
                 entry.status.mark_ended(CloseReason::ClientClose);
                 entry.actor.stop(None);
-                return Ok(existing);
+                return Err(self.conflict());
             }
         }
+        entry.status.mark_registered();
         self.expired.remove(&id);
         self.metrics.created(transport.as_str()).increment(1);
         tracing::info!(session = %id, transport = transport.as_str(), "session started");
         Ok(entry)
     }
 
+    /// Refuses a proposed id that a live session holds (counted as a rejection).
+    pub fn conflict(&self) -> FarmError {
+        self.metrics.rejected("conflict").increment(1);
+        FarmError::SessionConflict
+    }
+
+    /// Counts a new session against its client's cap.
+    fn admit_client(&self, client: Option<ClientKey>) -> Result<(), FarmError> {
+        let max = self.settings.max_sessions_per_client;
+        let Some(client) = client.filter(|_| max > 0) else { return Ok(()) };
+        let mut held = self.per_client.entry(client).or_insert(0);
+        if *held >= max {
+            return Err(FarmError::ClientCapReached { active: *held, max });
+        }
+        *held += 1;
+        Ok(())
+    }
+
+    fn release_client(&self, client: Option<ClientKey>) {
+        if self.settings.max_sessions_per_client == 0 {
+            return;
+        }
+        if let Some(client) = client {
+            self.per_client.remove_if_mut(&client, |_, n| {
+                *n = n.saturating_sub(1);
+                *n == 0
+            });
+        }
+    }
+
     /// The live session with this id; SESSION_EXPIRED for a remembered reaped one.
     pub fn lookup(&self, id: SessionId) -> Result<Arc<SessionEntry>, FarmError> {
         if let Some(entry) = self.sessions.get(&id) {
-            return Ok(entry.clone());
+            // Crashed or reaped but not yet removed by the supervisor: already expired
+            // (only the request that saw the crash reports SESSION_CRASHED).
+            return match entry.status.end_reason() {
+                Some(CloseReason::Panic | CloseReason::IdleTimeout | CloseReason::MaxLifetime) => {
+                    Err(FarmError::SessionExpired)
+                }
+                _ => Ok(entry.clone()),
+            };
         }
         match self.expired.get(&id) {
             Some(at) if at.elapsed() < EXPIRED_MEMORY => Err(FarmError::SessionExpired),
@@ -235,10 +309,15 @@ impl Farm {
             messages.push(format!("ignored reset keys: {}", params.ignored_keys.join(", ")));
         }
         let seed = params.seed.unwrap_or_else(draw_seed);
+        // Salted: the episode comes from (task, salted seed); clients keep seeing their seed.
+        let world_seed = match &self.settings.seed_salt {
+            Some(salt) => crate::env::rng::salted_seed(salt.as_bytes(), seed),
+            None => seed,
+        };
         let episode_id = params
             .episode_id
             .unwrap_or_else(|| format!("{:016x}{:016x}", id::random_u64(), id::random_u64()));
-        let request = ResetRequest { task, seed, episode_id, compact: params.compact, messages };
+        let request = ResetRequest { task, seed, world_seed, episode_id, compact: params.compact, messages };
         entry.status.touch(self.now_ms());
         self.call(entry, |reply| SessionMsg::Reset(request, reply)).await
     }
@@ -307,7 +386,10 @@ impl Farm {
         if reason == CloseReason::Panic {
             self.metrics.panics.increment(1);
         }
-        self.metrics.closed(reason.as_str()).increment(1);
+        // A session that lost the race for its id was never created: not closed either.
+        if status.registered() {
+            self.metrics.closed(reason.as_str()).increment(1);
+        }
         self.metrics.session_active(status.task()).decrement(1.0);
         if status.episode_open() {
             if let Some(task) = status.task() {
@@ -315,8 +397,12 @@ impl Farm {
             }
         }
         self.live.fetch_sub(1, Ordering::AcqRel);
+        self.release_client(status.client);
         status.ended.notify_one();
-        tracing::info!(session = %id, transport = status.transport.as_str(), reason = reason.as_str(), "session ended");
+        self.activity.notify_waiters();
+        if status.registered() {
+            tracing::info!(session = %id, transport = status.transport.as_str(), reason = reason.as_str(), "session ended");
+        }
     }
 
     /// Supervisor timer: stops sessions idle past the timeout or past their lifetime.
@@ -351,9 +437,23 @@ impl Farm {
 
     /// Shutdown step 3: wait until no episode is open, or the drain timeout.
     pub async fn wait_for_open_episodes(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline && self.sessions.iter().any(|e| e.status.episode_open()) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        self.wait_until(timeout, || !self.sessions.iter().any(|e| e.status.episode_open())).await;
+    }
+
+    /// Waits (on `activity`, never by polling) until `done` holds or `timeout` passes; false on timeout.
+    async fn wait_until(&self, timeout: Duration, done: impl Fn() -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let changed = self.activity.notified();
+            tokio::pin!(changed);
+            // Registered before the check, so a change right after it still wakes us.
+            changed.as_mut().enable();
+            if done() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return false;
+            }
         }
     }
 
@@ -364,15 +464,14 @@ impl Farm {
         }
     }
 
-    /// Stops every session actor and the supervisor.
-    pub async fn stop_all(&self) {
+    /// Stops every session actor (waiting at most `timeout` for them) and the supervisor.
+    pub async fn stop_all(&self, timeout: Duration) {
         let entries: Vec<Arc<SessionEntry>> = self.sessions.iter().map(|e| e.clone()).collect();
         for entry in entries {
             self.close(&entry, CloseReason::Shutdown);
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while self.live_sessions() > 0 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        if !self.wait_until(timeout, || self.live_sessions() == 0).await {
+            tracing::warn!(live = self.live_sessions(), "session actors still running at exit");
         }
         if let Some(sup) = self.supervisor.lock().expect("not poisoned").take() {
             sup.stop(None);

@@ -19,7 +19,10 @@ use crate::metrics::Metrics;
 #[derive(Debug)]
 pub struct ResetRequest {
     pub task: TaskId,
+    /// The seed the client asked for (or the farm drew): what observations and state show.
     pub seed: u64,
+    /// The seed the episode is generated from: `seed`, or `seed` salted (`--seed-salt`).
+    pub world_seed: u64,
     pub episode_id: String,
     pub compact: bool,
     pub messages: Vec<String>,
@@ -54,10 +57,14 @@ pub struct SessionArgs {
     pub metrics: Arc<Metrics>,
     pub options: EpisodeOptions,
     pub session_id: String,
+    /// Woken when an episode ends (shutdown waits for open episodes on it).
+    pub activity: Arc<tokio::sync::Notify>,
 }
 
 pub struct SessionState {
     episode: Option<Episode>,
+    /// The client's seed of the current episode, when the episode was generated from a salted one.
+    shown_seed: Option<u64>,
     /// The last step applied with a request id, and its reply (for idempotent retries).
     last_request: Option<(String, StepOutcome)>,
     args: SessionArgs,
@@ -93,8 +100,10 @@ impl SessionState {
             a.status.set_task(r.task);
         }
         let options = EpisodeOptions { compact: r.compact, ..a.options };
-        let episode = Episode::with_options(r.task, r.seed, r.episode_id, options);
-        let observation = episode.reset_observation(r.messages);
+        let episode = Episode::with_options(r.task, r.world_seed, r.episode_id, options);
+        self.shown_seed = (r.world_seed != r.seed).then_some(r.seed);
+        let mut observation = episode.reset_observation(r.messages);
+        self.show_seed(&mut observation);
         a.status.set_episode_open(true);
         a.status.set_step_count(0);
         self.episode = Some(episode);
@@ -131,8 +140,13 @@ impl SessionState {
             Ok(outcome) => {
                 a.metrics.step(task, label, "ok").increment(1);
                 a.status.set_step_count(episode.step_count());
+                let mut outcome = outcome;
+                if let Some(seed) = self.shown_seed {
+                    outcome.observation.seed = seed;
+                }
                 if outcome.done {
                     a.status.set_episode_open(false);
+                    a.activity.notify_waiters();
                     let status = if episode.truncated() { "truncated" } else { "submitted" };
                     let score = episode.score().map(|s| s.as_f64());
                     let ret = episode.episode_return().as_f64();
@@ -160,7 +174,19 @@ impl SessionState {
     }
 
     fn state(&self) -> State {
-        self.episode.as_ref().map_or_else(State::before_first_reset, Episode::state)
+        let mut state = self.episode.as_ref().map_or_else(State::before_first_reset, Episode::state);
+        if let Some(seed) = self.shown_seed {
+            state.seed = Some(seed);
+        }
+        state
+    }
+
+    /// A salted episode shows the client's seed, never the one it was generated
+    /// from (which would let the episode be computed offline).
+    fn show_seed(&self, observation: &mut Observation) {
+        if let Some(seed) = self.shown_seed {
+            observation.seed = seed;
+        }
     }
 }
 
@@ -175,7 +201,7 @@ impl Actor for SessionActor {
         args: SessionArgs,
     ) -> Result<SessionState, ActorProcessingErr> {
         args.metrics.session_active(None).increment(1.0);
-        Ok(SessionState { episode: None, last_request: None, args })
+        Ok(SessionState { episode: None, shown_seed: None, last_request: None, args })
     }
 
     async fn handle(

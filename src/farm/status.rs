@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use tokio::sync::Notify;
 
+use super::ClientKey;
 use crate::env::TaskId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,10 +73,14 @@ pub struct SessionStatus {
     end_reason: AtomicU8,
     /// Signalled when the session ends (reaped, crashed, shut down).
     pub ended: Notify,
+    /// The client the session counts against (per-client cap).
+    pub client: Option<ClientKey>,
+    /// Whether the session won its id and was counted created.
+    registered: AtomicBool,
 }
 
 impl SessionStatus {
-    pub fn new(transport: Transport, now_ms: u64) -> SessionStatus {
+    pub fn new(transport: Transport, now_ms: u64, client: Option<ClientKey>) -> SessionStatus {
         SessionStatus {
             transport,
             created_ms: now_ms,
@@ -86,7 +91,16 @@ impl SessionStatus {
             step_in_flight: AtomicBool::new(false),
             end_reason: AtomicU8::new(0),
             ended: Notify::new(),
+            client,
+            registered: AtomicBool::new(false),
         }
+    }
+
+    pub fn mark_registered(&self) {
+        self.registered.store(true, Ordering::Release);
+    }
+    pub fn registered(&self) -> bool {
+        self.registered.load(Ordering::Acquire)
     }
 
     pub fn touch(&self, now_ms: u64) {

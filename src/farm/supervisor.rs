@@ -64,6 +64,7 @@ impl Actor for Supervisor {
                     metrics: farm.metrics.clone(),
                     options,
                     session_id: id.to_string(),
+                    activity: farm.activity.clone(),
                 };
                 let spawned = SessionActor::spawn_linked(None, SessionActor, args, myself.get_cell()).await;
                 let result = match spawned {

@@ -2,7 +2,9 @@
 //! Content-Type, refusing nesting deeper than the configured limit before
 //! serde ever recurses.
 
-use axum::body::Body;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
 use serde_json::Value;
 
 use super::error::{ApiError, Code};
@@ -35,11 +37,43 @@ pub fn parse_json(bytes: &[u8], max_depth: usize) -> Result<Value, ApiError> {
     serde_json::from_str(text).map_err(ApiError::invalid_json)
 }
 
-/// Reads a request body (at most `limit` bytes) and parses it; an empty body is `{}`.
-pub async fn json_body(body: Body, limit: usize, max_depth: usize) -> Result<Value, ApiError> {
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::new(Code::PayloadTooLarge, format!("request body larger than {limit} bytes"))
-    })?;
+/// The error of a body over the limit.
+pub fn too_large(limit: usize) -> ApiError {
+    ApiError::new(Code::PayloadTooLarge, format!("request body larger than {limit} bytes"))
+}
+
+/// How the limits of a body read are set.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimits {
+    pub max_bytes: usize,
+    /// The whole body must arrive within this.
+    pub timeout: Duration,
+}
+
+/// Reads a whole body: 413 over the limit, 400 when the framing is broken
+/// (a malformed chunk size), 408 when it does not arrive in time.
+pub async fn read_body(body: Body, limits: BodyLimits) -> Result<Bytes, ApiError> {
+    let limit = limits.max_bytes;
+    match tokio::time::timeout(limits.timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => {
+            let inner = e.into_inner();
+            Err(if inner.is::<http_body_util::LengthLimitError>() {
+                too_large(limit)
+            } else {
+                ApiError::new(Code::BadRequest, format!("malformed request body: {inner}"))
+            })
+        }
+        Err(_) => Err(ApiError::new(
+            Code::RequestTimeout,
+            format!("the request body did not arrive within {} s", limits.timeout.as_secs()),
+        )),
+    }
+}
+
+/// Reads a request body and parses it; an empty body is `{}`.
+pub async fn json_body(body: Body, limits: BodyLimits, max_depth: usize) -> Result<Value, ApiError> {
+    let bytes = read_body(body, limits).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }

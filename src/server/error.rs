@@ -12,17 +12,20 @@ use crate::farm::session::SessionError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Code {
     InvalidJson,
+    BadRequest,
     UnknownType,
     ValidationError,
     Unauthorized,
     NotFound,
     MethodNotAllowed,
     SessionNotFound,
+    SessionConflict,
     SessionExpired,
     NoEpisode,
     EpisodeDone,
     StepInProgress,
     PayloadTooLarge,
+    RequestTimeout,
     DeadlineExceeded,
     CapacityReached,
     Draining,
@@ -32,14 +35,15 @@ pub enum Code {
 impl Code {
     pub fn status(self) -> StatusCode {
         match self {
-            Code::InvalidJson | Code::UnknownType => StatusCode::BAD_REQUEST,
+            Code::InvalidJson | Code::BadRequest | Code::UnknownType => StatusCode::BAD_REQUEST,
             Code::ValidationError | Code::NoEpisode => StatusCode::UNPROCESSABLE_ENTITY,
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
             Code::NotFound | Code::SessionNotFound => StatusCode::NOT_FOUND,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Code::SessionExpired => StatusCode::GONE,
-            Code::EpisodeDone | Code::StepInProgress => StatusCode::CONFLICT,
+            Code::EpisodeDone | Code::StepInProgress | Code::SessionConflict => StatusCode::CONFLICT,
             Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
             Code::CapacityReached | Code::Draining => StatusCode::SERVICE_UNAVAILABLE,
             Code::SessionCrashed => StatusCode::INTERNAL_SERVER_ERROR,
@@ -49,17 +53,20 @@ impl Code {
     pub fn as_str(self) -> &'static str {
         match self {
             Code::InvalidJson => "INVALID_JSON",
+            Code::BadRequest => "BAD_REQUEST",
             Code::UnknownType => "UNKNOWN_TYPE",
             Code::ValidationError => "VALIDATION_ERROR",
             Code::Unauthorized => "UNAUTHORIZED",
             Code::NotFound => "NOT_FOUND",
             Code::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Code::SessionNotFound => "SESSION_NOT_FOUND",
+            Code::SessionConflict => "SESSION_CONFLICT",
             Code::SessionExpired => "SESSION_EXPIRED",
             Code::NoEpisode => "NO_EPISODE",
             Code::EpisodeDone => "EPISODE_DONE",
             Code::StepInProgress => "STEP_IN_PROGRESS",
             Code::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Code::RequestTimeout => "REQUEST_TIMEOUT",
             Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
             Code::CapacityReached => "CAPACITY_REACHED",
             Code::Draining => "DRAINING",
@@ -130,12 +137,28 @@ impl From<FarmError> for ApiError {
                 extra.insert("active_sessions".into(), active.into());
                 extra.insert("max_sessions".into(), max.into());
                 extra.insert("retry_after_s".into(), RETRY_AFTER_SECS.into());
+                extra.insert("limit".into(), "max_sessions".into());
                 let mut err = ApiError::new(Code::CapacityReached, message)
                     .with_detail("active_sessions", active)
-                    .with_detail("max_sessions", max);
+                    .with_detail("max_sessions", max)
+                    .with_detail("limit", "max_sessions");
                 err.extra = Some(extra);
                 err
             }
+            FarmError::ClientCapReached { active, max } => {
+                let mut extra = serde_json::Map::new();
+                extra.insert("client_sessions".into(), active.into());
+                extra.insert("max_sessions_per_client".into(), max.into());
+                extra.insert("retry_after_s".into(), RETRY_AFTER_SECS.into());
+                extra.insert("limit".into(), "max_sessions_per_client".into());
+                let mut err = ApiError::new(Code::CapacityReached, message)
+                    .with_detail("client_sessions", active)
+                    .with_detail("max_sessions_per_client", max)
+                    .with_detail("limit", "max_sessions_per_client");
+                err.extra = Some(extra);
+                err
+            }
+            FarmError::SessionConflict => ApiError::new(Code::SessionConflict, message),
             FarmError::Draining => ApiError::new(Code::Draining, message),
             FarmError::SessionNotFound => ApiError::new(Code::SessionNotFound, message),
             FarmError::SessionExpired => ApiError::new(Code::SessionExpired, message),

@@ -70,7 +70,12 @@ pub async fn openapi() -> Response {
     axum::Json(schema::openapi()).into_response()
 }
 
-pub async fn metrics(State(app): State<Arc<App>>) -> Response {
+pub async fn metrics(State(app): State<Arc<App>>, headers: axum::http::HeaderMap) -> Response {
+    if app.farm.settings.private_metrics
+        && let Err(e) = super::operator::authorise(&app, &headers)
+    {
+        return e.into_response();
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], app.farm.metrics.render())
         .into_response()
 }

@@ -3,8 +3,10 @@
 
 pub mod auth;
 pub mod body;
+pub(crate) mod client;
 pub mod error;
 pub mod http;
+pub(crate) mod listen;
 pub mod mcp;
 pub mod meta;
 pub mod operator;
@@ -23,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde::Serialize;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::config::Settings;
 use crate::env::{Bp, Observation};
@@ -36,7 +38,23 @@ pub struct App {
     pub farm: Arc<Farm>,
     /// Held by every WebSocket connection; when all are dropped, every connection has finished.
     pub connections: mpsc::Sender<()>,
+    /// The accepted tokens, read once at start-up.
+    pub(crate) tokens: auth::Tokens,
+    /// The server's phase: WebSocket loops drop their connection at `Abort`.
+    pub(crate) phase: watch::Receiver<listen::Phase>,
 }
+
+/// Why the server could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    TokenFile(#[from] auth::TokenFileError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Connections at most on the admin port: probes and scrapers, a handful at a time.
+const ADMIN_CONNECTIONS: usize = 64;
 
 /// The JSON of a step-sized reply, written into a buffer the size of a large
 /// step reply: serde_json and axum's `Json` start at 128 bytes and regrow
@@ -61,11 +79,33 @@ pub struct StepData<'a> {
     pub done: bool,
 }
 
-async fn require_api_token(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    match auth::check(request.headers(), app.farm.settings.api_token.as_deref()) {
-        Ok(()) => next.run(request).await,
+async fn require_api_token(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
+    match app.tokens.check_api(request.headers()) {
+        Ok(token) => {
+            let client = client::identify(&app.farm.settings, &app.tokens, token, &request);
+            request.extensions_mut().insert(client);
+            next.run(request).await
+        }
         Err(e) => e.into_response(),
     }
+}
+
+/// A declared body larger than the limit is refused at once, before any
+/// route, token or byte of the body: waiting for it would hold the connection.
+async fn refuse_large_bodies(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let limit = app.farm.settings.max_body_bytes;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        let mut response = body::too_large(limit).into_response();
+        // The body is never read, so the connection cannot carry another request.
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    }
+    next.run(request).await
 }
 
 /// Route label of a path (a pattern, never a raw id).
@@ -123,6 +163,16 @@ fn cors(settings: &Settings) -> Option<tower_http::cors::CorsLayer> {
     )
 }
 
+/// `/health`, `/ready` and `/metrics` on the admin port, outside the main port's connection cap.
+pub fn admin_router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/health", get(meta::health))
+        .route("/ready", get(meta::ready))
+        .route("/metrics", get(meta::metrics))
+        .fallback(not_found)
+        .with_state(app)
+}
+
 pub fn router(app: Arc<App>) -> Router {
     let agent = Router::new()
         .route("/reset", post(http::reset))
@@ -145,8 +195,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/operator/sessions", get(operator::list))
         .route("/operator/sessions/{id}", delete(operator::end))
         .route("/operator/sessions/{id}/ground_truth", get(operator::reveal));
-    let mut router =
-        agent.merge(public).fallback(not_found).layer(middleware::from_fn_with_state(app.clone(), observe));
+    let mut router = agent
+        .merge(public)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), refuse_large_bodies))
+        .layer(middleware::from_fn_with_state(app.clone(), observe));
     if let Some(cors) = cors(&app.farm.settings) {
         router = router.layer(cors);
     }
@@ -155,53 +208,95 @@ pub fn router(app: Arc<App>) -> Router {
 
 /// Serves until `shutdown` resolves, then drains (spec/farm.md §3): not
 /// ready, new sessions refused, open episodes given the drain timeout,
-/// WebSocket clients closed with 1001, in-flight requests completed.
+/// WebSocket clients closed with 1001, in-flight requests given the shutdown
+/// grace; whatever is still open after it is dropped.
 pub async fn serve(
     settings: Settings,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let farm = Farm::start(settings).await;
-    let (connections, mut all_closed) = mpsc::channel::<()>(1);
-    let app = Arc::new(App { farm: farm.clone(), connections });
-    let drain_farm = farm.clone();
-    let drain = async move {
-        shutdown.await;
-        tracing::info!("shutdown requested: draining");
-        drain_farm.begin_drain();
-        drain_farm.wait_for_open_episodes(drain_farm.settings.drain_timeout()).await;
-        drain_farm.announce_shutdown();
-    };
-    // Request/reply traffic: a reply goes out whole at once, never held back by Nagle.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let result = axum::serve(listener, router(app.clone())).with_graceful_shutdown(drain).await;
-    drop(app);
-    let _ = tokio::time::timeout(Duration::from_secs(10), all_closed.recv()).await;
-    farm.stop_all().await;
-    tracing::info!("shut down");
-    result
+) -> Result<(), ServeError> {
+    serve_with_admin(settings, listener, None, shutdown).await
 }
 
-/// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+/// `serve`, plus the admin routes on `admin` when given.
+pub async fn serve_with_admin(
+    settings: Settings,
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let tokens = auth::Tokens::load(&settings)?;
+    let limits = listen::Limits {
+        header_read_timeout: Duration::from_secs(settings.header_read_timeout_secs),
+        write_timeout: Duration::from_secs(settings.write_timeout_secs),
+        max_header_bytes: settings.max_header_bytes as usize,
+        max_connections: settings.max_connections as usize,
     };
+    let grace = settings.shutdown_grace();
+    let farm = Farm::start(settings).await;
+    let (phase_tx, phase) = watch::channel(listen::Phase::Serving);
+    let (connections, mut all_closed) = mpsc::channel::<()>(1);
+    let app = Arc::new(App { farm: farm.clone(), connections, tokens, phase: phase.clone() });
+    let mut listeners = tokio::task::JoinSet::new();
+    listeners.spawn(listen::run(listener, router(app.clone()), limits, phase.clone()));
+    if let Some(admin) = admin {
+        let limits = listen::Limits { max_connections: ADMIN_CONNECTIONS, ..limits };
+        listeners.spawn(listen::run(admin, admin_router(app.clone()), limits, phase.clone()));
+    }
+    drop(app);
+    shutdown.await;
+    tracing::info!("shutdown requested: draining");
+    farm.begin_drain();
+    farm.wait_for_open_episodes(farm.settings.drain_timeout()).await;
+    farm.announce_shutdown();
+    let _ = phase_tx.send(listen::Phase::Closing);
+    let finished = tokio::time::timeout(grace, async {
+        while listeners.join_next().await.is_some() {}
+        // Every WebSocket connection holds a sender; all dropped: all closed.
+        let _ = all_closed.recv().await;
+    })
+    .await;
+    if finished.is_err() {
+        let _ = phase_tx.send(listen::Phase::Abort);
+        while listeners.join_next().await.is_some() {}
+    }
+    farm.stop_all(grace).await;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+/// The process's shutdown signals (SIGTERM and SIGINT), installed up front so
+/// a failure to install them is an error at start-up, not a signal ignored later.
+pub struct Signals {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    #[cfg(unix)]
+    pub fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
+    }
+
+    /// Resolves on the next SIGTERM or SIGINT.
+    #[cfg(unix)]
+    pub async fn next(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {},
+            _ = self.int.recv() => {},
         }
-    };
+    }
+
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    pub fn install() -> std::io::Result<Signals> {
+        Ok(Signals {})
+    }
+
+    #[cfg(not(unix))]
+    pub async fn next(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

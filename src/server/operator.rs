@@ -9,15 +9,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::App;
-use super::auth;
 use super::error::{ApiError, Code};
 use crate::farm::{CloseReason, SessionId};
 
-fn authorise(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
-    match app.farm.settings.operator_token.as_deref() {
-        None => Err(ApiError::new(Code::NotFound, "no such route")),
-        Some(token) => auth::check(headers, Some(token)),
-    }
+pub(crate) fn authorise(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    app.tokens.check_operator(headers).unwrap_or_else(|| Err(ApiError::new(Code::NotFound, "no such route")))
 }
 
 fn session(app: &App, raw: &str) -> Result<Arc<crate::farm::SessionEntry>, ApiError> {

@@ -164,12 +164,17 @@ pub fn openapi() -> Value {
     let ok = |description: &str| json!({"200": {"description": description}});
     let session_param = json!([
         {"name": "X-Session-Id", "in": "header", "required": false, "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}},
-        {"name": "session_id", "in": "query", "required": false, "schema": {"type": "string"}}
+        {"name": "session_id", "in": "query", "required": false, "schema": {"type": "string"}},
+        {"name": "X-Session-Secret", "in": "header", "required": false,
+         "description": "the secret the session's creation returned (or the mlops_session_secret cookie); without it a live session answers 404, and /reset of its id 409",
+         "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}
     ]);
     let step_response = json!({"type": "object", "properties": {
         "observation": observation_schema(), "reward": {"type": ["number", "null"]}, "done": {"type": "boolean"}}});
     let mut reset_response = step_response.clone();
     reset_response["properties"]["session_id"] = json!({"type": "string"});
+    reset_response["properties"]["session_secret"] = json!({"type": "string",
+        "description": "only when the reset created the session: present it on every later request"});
     json!({
         "openapi": "3.1.0",
         "info": {"title": "MLOps Pipeline Debugger (mlops-debug-env)", "version": ENV_VERSION,

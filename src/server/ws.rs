@@ -1,22 +1,29 @@
 //! OpenEnv WebSocket `/ws`: one connection is one session (spec/farm.md §2,
 //! openenv-protocol.md §2). Exactly one reply frame per request, in order;
-//! `close` gets none. Pings are answered by the protocol layer, the server
-//! pings on its own schedule, and a stalled reader is dropped.
+//! `close` gets none. Pings are answered by the protocol layer (at most one
+//! pong pending), the server pings on its own schedule, and a connection's
+//! memory is bounded whatever the client does: the write buffer has a cap,
+//! every send (the server's own pings too) has the write deadline, a client
+//! pinging faster than the policy allows is closed with 1008, and a
+//! connection that cannot be written to is dropped.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Extension;
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::body::parse_json;
 use super::error::{ApiError, Code};
+use super::listen::Phase;
 use super::{App, StepData};
 use crate::env::{ResetParams, ValidationError};
-use crate::farm::{CloseReason, FarmError, SessionEntry, Transport};
+use crate::farm::{ClientKey, CloseReason, FarmError, SessionEntry, Transport};
 
 /// How long a refused connection stays open for the client's first message.
 const REFUSAL_GRACE: Duration = Duration::from_secs(2);
@@ -58,12 +65,36 @@ fn error_frame(e: &ApiError) -> Message {
     frame("error", e.frame_data())
 }
 
-pub async fn upgrade(State(app): State<Arc<App>>, ws: WebSocketUpgrade) -> Response {
-    let limit = app.farm.settings.max_ws_message_bytes;
+pub async fn upgrade(
+    State(app): State<Arc<App>>,
+    Extension(client): Extension<Option<ClientKey>>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        // A plain GET (no upgrade headers) gets the error shape, with the rejection's status.
+        Err(rejection) => {
+            let status = rejection.status();
+            let mut response = ApiError::new(
+                Code::BadRequest,
+                format!("expected a WebSocket upgrade: {}", rejection.body_text()),
+            )
+            .into_response();
+            *response.status_mut() = status;
+            return response;
+        }
+    };
+    let s = &app.farm.settings;
+    let limit = s.max_ws_message_bytes;
+    let max_write = s.ws_max_write_buffer_bytes as usize;
     ws.read_buffer_size(READ_BUFFER)
         .max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| connection(app, socket))
+        // Replies are written whole by each send; the cap is what a reader that
+        // never reads can make the server hold (tungstenite: max must exceed the target).
+        .write_buffer_size(max_write / 2)
+        .max_write_buffer_size(max_write)
+        .on_upgrade(move |socket| connection(app, socket, client))
 }
 
 struct Conn {
@@ -81,6 +112,11 @@ enum Next {
 impl Conn {
     async fn send(&mut self, msg: Message) -> Result<(), ()> {
         self.app.farm.metrics.ws_message(false).increment(1);
+        self.send_control(msg).await
+    }
+
+    /// A send with the write deadline; Err: the buffer is full, the deadline passed or the socket is gone.
+    async fn send_control(&mut self, msg: Message) -> Result<(), ()> {
         match tokio::time::timeout(self.write_timeout, self.socket.send(msg)).await {
             Ok(Ok(())) => Ok(()),
             _ => Err(()),
@@ -106,19 +142,27 @@ impl Conn {
     }
 }
 
-async fn connection(app: Arc<App>, socket: WebSocket) {
+async fn connection(app: Arc<App>, socket: WebSocket, client: Option<ClientKey>) {
     let _tracker = app.connections.clone();
     let metrics = app.farm.metrics.clone();
     metrics.ws_connections.increment(1.0);
     let settings = &app.farm.settings;
     let mut conn =
         Conn { app: app.clone(), socket, write_timeout: Duration::from_secs(settings.ws_write_timeout_secs) };
-    match app.farm.open_session(Transport::Ws, None).await {
-        Ok(entry) => {
-            serve(&mut conn, &entry).await;
-            app.farm.close(&entry, CloseReason::ClientClose);
+    let mut phase = app.phase.clone();
+    let session = async {
+        match app.farm.open_session(Transport::Ws, None, client).await {
+            Ok(entry) => {
+                serve(&mut conn, &entry).await;
+                app.farm.close(&entry, CloseReason::ClientClose);
+            }
+            Err(e) => conn.refuse(e).await,
         }
-        Err(e) => conn.refuse(e).await,
+    };
+    // The shutdown grace is over: drop the connection wherever it is.
+    tokio::select! {
+        _ = session => {}
+        _ = super::listen::until(&mut phase, |p| p == Phase::Abort) => {}
     }
     metrics.ws_connections.decrement(1.0);
 }
@@ -128,6 +172,9 @@ async fn serve(conn: &mut Conn, entry: &SessionEntry) {
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     let mut last_pong = Instant::now();
     let mut ping_sent: Option<Instant> = None;
+    // Client pings since the server's last ping tick (the policy's window).
+    let mut client_pings: u32 = 0;
+    let max_client_pings = conn.app.farm.settings.ws_max_client_pings;
     loop {
         tokio::select! {
             biased;
@@ -166,7 +213,14 @@ async fn serve(conn: &mut Conn, entry: &SessionEntry) {
                         }
                     },
                     Message::Pong(_) => { last_pong = Instant::now(); ping_sent = None; continue; }
-                    Message::Ping(_) => continue,
+                    Message::Ping(_) => {
+                        client_pings += 1;
+                        if client_pings > max_client_pings {
+                            conn.close(close_code::POLICY, "ping rate").await;
+                            return;
+                        }
+                        continue;
+                    }
                     Message::Close(_) => return,
                 };
                 conn.app.farm.metrics.ws_message(true).increment(1);
@@ -182,8 +236,9 @@ async fn serve(conn: &mut Conn, entry: &SessionEntry) {
                     // The previous ping went unanswered for a whole interval.
                     return;
                 }
+                client_pings = 0;
                 ping_sent = Some(Instant::now());
-                if conn.socket.send(Message::Ping(Default::default())).await.is_err() { return; }
+                if conn.send_control(Message::Ping(Default::default())).await.is_err() { return; }
             }
         }
     }

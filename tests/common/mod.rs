@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use mlops_debug_env::config::Settings;
-use mlops_debug_env::server::serve;
+use mlops_debug_env::server::{ServeError, serve};
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -18,7 +18,7 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub struct Server {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    handle: tokio::task::JoinHandle<std::io::Result<()>>,
+    handle: tokio::task::JoinHandle<Result<(), ServeError>>,
 }
 
 pub fn settings() -> Settings {
@@ -98,15 +98,33 @@ pub async fn closed(ws: &mut Ws) -> (u16, String) {
     }
 }
 
-/// An HTTP client that sends a session header.
+/// An HTTP client that sends a session header, and the secret of every
+/// session it created (learned from the X-Session-Secret of its /reset replies).
 pub struct Http {
     pub client: reqwest::Client,
     pub server: String,
+    pub secrets: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 impl Http {
     pub fn new(server: &Server) -> Http {
-        Http { client: reqwest::Client::new(), server: server.url("") }
+        Http::at(server.url(""))
+    }
+    pub fn at(server: String) -> Http {
+        Http { client: reqwest::Client::new(), server, secrets: Default::default() }
+    }
+    fn with_secret(&self, mut r: reqwest::RequestBuilder, session: &str) -> reqwest::RequestBuilder {
+        r = r.header("X-Session-Id", session);
+        if let Some(secret) = self.secrets.lock().unwrap().get(session) {
+            r = r.header("X-Session-Secret", secret);
+        }
+        r
+    }
+    fn learn(&self, headers: &reqwest::header::HeaderMap) {
+        let get = |h: &str| headers.get(h).and_then(|v| v.to_str().ok()).map(str::to_string);
+        if let (Some(id), Some(secret)) = (get("x-session-id"), get("x-session-secret")) {
+            self.secrets.lock().unwrap().insert(id, secret);
+        }
     }
     pub async fn post(
         &self,
@@ -116,18 +134,19 @@ impl Http {
     ) -> (u16, reqwest::header::HeaderMap, Value) {
         let mut r = self.client.post(format!("{}{path}", self.server)).json(&body);
         if let Some(s) = session {
-            r = r.header("X-Session-Id", s);
+            r = self.with_secret(r, s);
         }
         let resp = r.send().await.unwrap();
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
+        self.learn(&headers);
         let text = resp.text().await.unwrap();
         (status, headers, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
     pub async fn get(&self, path: &str, session: Option<&str>) -> (u16, Value) {
         let mut r = self.client.get(format!("{}{path}", self.server));
         if let Some(s) = session {
-            r = r.header("X-Session-Id", s);
+            r = self.with_secret(r, s);
         }
         let resp = r.send().await.unwrap();
         let status = resp.status().as_u16();

@@ -44,9 +44,17 @@ def test_overlays_render_and_validate(overlay):
     pod = by_kind["Deployment"]["spec"]["template"]["spec"]
     c = pod["containers"][0]
     settings = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("mlops-debug-env-settings"))
-    drain = int(settings["data"]["MLOPS_DRAIN_TIMEOUT_SECS"])
+    drain = int(settings["data"]["MLOPS_DRAIN_TIMEOUT_SECS"]) + int(settings["data"]["MLOPS_SHUTDOWN_GRACE_SECS"])
     assert pod["terminationGracePeriodSeconds"] > drain + c["lifecycle"]["preStop"]["sleep"]["seconds"]
     assert c["livenessProbe"]["httpGet"]["path"] == "/health" and c["readinessProbe"]["httpGet"]["path"] == "/ready"
+    # probes and scrapes go to the admin port, outside the connection cap
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert ports["admin"] == int(settings["data"]["MLOPS_ADMIN_PORT"]) != ports["http"]
+    for probe in ["livenessProbe", "readinessProbe", "startupProbe"]:
+        assert c[probe]["httpGet"]["port"] == "admin", probe
+    assert by_kind["ServiceMonitor"]["spec"]["endpoints"][0]["port"] == "admin"
+    assert "admin" in {p["name"] for p in by_kind["Service"]["spec"]["ports"]}
+    assert "MLOPS_HIDE_GROUND_TRUTH" not in settings["data"], "hidden by default since 2.0.0"
     assert pod["securityContext"]["runAsNonRoot"] and c["securityContext"]["readOnlyRootFilesystem"]
     assert c["resources"]["requests"] and c["resources"]["limits"]
     assert any(e.get("configMapRef") for e in c["envFrom"])

@@ -76,6 +76,7 @@ def play(base, i, steps):
     first = r.json()
     first["observation"].pop("messages")  # says whether the id was proposed by a proxy
     first.pop("session_id")
+    assert len(first.pop("session_secret")) == 32  # the session is new: its secret comes once
     trajectory = [first]
     for action in script(task_id)[:steps]:
         trajectory.append(c.post("/step", json={"action": action}).json())
