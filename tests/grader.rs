@@ -348,7 +348,31 @@ fn episode_rewards_and_budget_follow_the_rules() {
     assert_eq!(end["status"], "truncated");
     assert_eq!(end["score"], 0.0);
     assert_eq!(end["action_result"]["check"], "class_balance");
-    assert!(end.get("ground_truth").is_none(), "no answer key unless the server reveals answers");
+    assert_eq!(end["ground_truth"]["bug_type"], "exploding_lr", "revealed: this episode reveals answers");
     assert!(ep.step_json(&json!({"action_type": "read_config"})).is_err(), "EPISODE_DONE after the end");
     assert_eq!(ep.state().step_count, 20);
+}
+
+/// After the end the breakdown explains itself; what would reveal the answer
+/// (expected location, missing concepts, ground truth) only when answers are revealed.
+#[test]
+fn the_breakdown_explains_and_reveals_only_when_asked() {
+    let seed = seeds_of(BugKind::WrongSplitRatio, 1)[0];
+    let submit = json!({"action_type": "submit_diagnosis", "failure_category": "preprocessing_bug",
+        "root_cause_file": "preprocessing.py", "root_cause_field": "train_test_split.test_size",
+        "diagnosis": "", "proposed_fix": "Set test_size=0.2 and fit the scaler on the training split only."});
+    for reveal in [false, true] {
+        let options = mlops_debug_env::env::EpisodeOptions { reveal_answers: reveal, ..Default::default() };
+        let mut ep = Episode::with_options(TaskId::Medium, seed, "b", options);
+        let end = ep.step_json(&submit).unwrap().observation.last_action_result;
+        let end = serde_json::to_value(&end).unwrap();
+        let (field, fix) = (&end["breakdown"]["root_cause_field"], &end["breakdown"]["proposed_fix"]);
+        assert!(field["matched_location"].as_str().unwrap().contains("test_size="), "{field}");
+        assert_eq!(fix["concepts_found"], json!(["training_gets_the_majority_of_the_data"]));
+        assert_eq!(fix["other_faults_proposed"], json!(["data_leakage_scaler"]), "why the fix was halved");
+        assert_eq!(fix["awarded"], json!(0.15));
+        for hidden in [field.get("expected_location"), fix.get("concepts_missing"), end.get("ground_truth")] {
+            assert_eq!(hidden.is_some(), reveal, "{end}");
+        }
+    }
 }

@@ -91,7 +91,14 @@ fn existing(app: &App, headers: &HeaderMap, uri: &Uri) -> Result<Arc<SessionEntr
             "no session named: send X-Session-Id, ?session_id= or the mlops_session cookie",
         )
     })?;
-    let not_found = || ApiError::new(Code::SessionNotFound, "no such session");
+    // The same words whether the id is unknown or its secret is missing or wrong.
+    let not_found = || {
+        ApiError::new(
+            Code::SessionNotFound,
+            "no such session: a session is reached by its id together with the secret /reset returned \
+             (X-Session-Secret header or the mlops_session_secret cookie)",
+        )
+    };
     let id = SessionId::parse(&raw).ok_or_else(not_found)?;
     let entry = app.farm.lookup(id)?;
     // Without its secret a live session is indistinguishable from none.
