@@ -10,20 +10,12 @@ use mlops_debug_env::env::rubric::fix_credit;
 use mlops_debug_env::env::world::World;
 use serde_json::Value;
 
+mod common;
+
 const SEEDS_PER_BUG: usize = 6;
 
 fn corpus() -> Value {
-    let here = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fix-corpus.json");
-    let ours: Value = serde_json::from_str(&std::fs::read_to_string(here).unwrap()).unwrap();
-    let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/fix-corpus.json");
-    if let Ok(text) = std::fs::read_to_string(shared) {
-        assert_eq!(
-            ours,
-            serde_json::from_str::<Value>(&text).unwrap(),
-            "tests/data copy differs from shared/"
-        );
-    }
-    ours
+    common::test_data("fix-corpus.json")
 }
 
 fn worlds_of(bug: BugKind) -> Vec<World> {

@@ -8,19 +8,10 @@ use mlops_debug_env::env::world::World;
 use mlops_debug_env::env::{Episode, StepOutcome};
 use serde_json::{Value, json};
 
+mod common;
+
 fn vectors() -> Value {
-    let here = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/grader-vectors.json");
-    let ours: Value = serde_json::from_str(&std::fs::read_to_string(here).unwrap()).unwrap();
-    // The contract's copy, beside the checkout, must be the same file.
-    let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/grader-vectors.json");
-    if let Ok(text) = std::fs::read_to_string(shared) {
-        assert_eq!(
-            ours,
-            serde_json::from_str::<Value>(&text).unwrap(),
-            "tests/data copy differs from shared/"
-        );
-    }
-    ours
+    common::test_data("grader-vectors.json")
 }
 
 /// The first `n` seeds >= 0 of the bug's task that plant the bug.

@@ -153,3 +153,19 @@ impl Http {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 }
+
+/// A JSON file of tests/data; where the shared contract's copy of it sits
+/// beside the checkout (testdata/), the two must be the same.
+pub fn test_data(name: &str) -> Value {
+    let here = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+    let ours: Value = serde_json::from_str(&std::fs::read_to_string(here).unwrap()).unwrap();
+    let shared = format!("{}/../shared/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+    if let Ok(text) = std::fs::read_to_string(shared) {
+        assert_eq!(
+            ours,
+            serde_json::from_str::<Value>(&text).unwrap(),
+            "tests/data/{name} differs from shared/"
+        );
+    }
+    ours
+}
