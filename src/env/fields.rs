@@ -178,12 +178,19 @@ pub fn normalise(answer: &str) -> String {
             break;
         }
     }
-    // an assignment names its target
-    if let Some((lhs, _)) = s.split_once('=')
-        && !lhs.contains('(')
-        && !lhs.trim().is_empty()
-    {
-        s = lhs.to_string();
+    // an assignment names its target ("optimizer.learning_rate: 21",
+    // "split_dataset.test_size=0.87", "results[val_accuracy] = val_acc")
+    let literal_after =
+        |rest: &str| rest.trim_start().starts_with(|c: char| c.is_ascii_digit() || "-+.[{(".contains(c));
+    let target = match s.split_once('=') {
+        Some((lhs, _)) if !lhs.contains('(') && !lhs.trim().is_empty() => Some(lhs.to_string()),
+        _ => match s.rsplit_once(':') {
+            Some((lhs, rest)) if literal_after(rest) && !lhs.trim().is_empty() => Some(lhs.to_string()),
+            _ => None,
+        },
+    };
+    if let Some(lhs) = target {
+        s = lhs;
     }
     // a call names the function and its keyword arguments
     if let Some((f, args)) = s.split_once('(') {
@@ -285,6 +292,24 @@ impl<'w> FieldKey<'w> {
 
 fn grade_with(w: &World, code: &(Vec<Statement>, Vec<usize>), answer: &str, weight: i64) -> FieldGrade {
     let miss = FieldGrade { credit: 0, matched: None };
+    // naming another artifact ("model_card.json: lr") is not this fault's place
+    let lower = answer.trim().to_lowercase();
+    if ArtifactName::ALL.iter().any(|a| *a != w.bug.file() && lower.starts_with(a.as_str())) {
+        return miss;
+    }
+    // `x = y` with a name on the right: the left side counts alone only where
+    // it is what a faulty statement assigns ("test_size = X_val" is not)
+    if config_key(w.bug).is_none()
+        && let Some((lhs, rhs)) = answer.split_once('=')
+        && rhs.trim_start().starts_with(|c: char| c.is_alphabetic() || c == '_')
+        && !assigns(code, &normalise(lhs))
+    {
+        let fragment = super::locations::identifiers(&lower).join(".");
+        return match grade_item(w, &fragment, code) {
+            Hit::Full(at) => FieldGrade { credit: weight, matched: Some(at) },
+            _ => miss,
+        };
+    }
     // the answer as a whole; in config `/` separates keys, in code it separates a list
     let whole =
         if config_key(w.bug).is_some() { normalise(&answer.replace('/', ".")) } else { normalise(answer) };
@@ -301,7 +326,7 @@ fn grade_with(w: &World, code: &(Vec<Statement>, Vec<usize>), answer: &str, weig
         }
     }
     // a list: every item must be the fault's
-    let items: Vec<String> = answer
+    let items: Vec<String> = lower
         .replace(" and ", ",")
         .replace(" or ", ",")
         .split([',', ';', '/', '&', '|', '\n'])
@@ -319,6 +344,18 @@ fn grade_with(w: &World, code: &(Vec<Statement>, Vec<usize>), answer: &str, weig
         return FieldGrade { credit: weight, matched: Some(at.join("; ")) };
     }
     miss
+}
+
+/// Whether a faulty statement assigns to every name of `target` (qualifiers aside).
+fn assigns(code: &(Vec<Statement>, Vec<usize>), target: &str) -> bool {
+    let (stmts, faulty) = code;
+    faulty.iter().any(|&i| {
+        let s = &stmts[i];
+        let Some((lhs, _)) = s.head.split_once(" = ") else { return false };
+        let assigned = super::locations::identifiers(&lhs.to_lowercase());
+        let parts: Vec<&str> = target.split('.').filter(|p| !s.qualifiers.iter().any(|q| q == p)).collect();
+        !parts.is_empty() && parts.iter().all(|p| assigned.iter().any(|a| a == p))
+    })
 }
 
 /// Whether an answer earns the whole field.

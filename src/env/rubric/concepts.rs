@@ -60,13 +60,14 @@ const DOWN: Lex = &[
 ];
 const UP: Lex = &[
     "increas*", "raise", "raises", "raised", "raising", "bump*", "double", "doubling", "triple", "boost*",
-    "higher", "larger", "bigger", "more", "further", "up to", "up by", "twice", "grow*", "maximiz*",
+    "higher", "larger", "bigger", "up to", "up by", "twice", "grow*", "maximiz*",
 ];
 const MOMENTUM: Lex = &["momentum", "momentum_coefficient", "beta1"];
+/// An optimizer named or configured in the sentence.
+const OPTIMIZER_SPEC: Lex = &["adam*", "sgd", "rmsprop", "adagrad", "optimizer", "momentum"];
 const ADAPTIVE: Lex = &["adam*", "adagrad", "adadelta", "rmsprop", "adafactor", "lamb", "nadam", "radam"];
 const SWITCH: Lex =
     &["switch*", "replac*", "use", "using", "chang*", "swap*", "migrat*", "move to", "go with"];
-const OPTIMIZER_SPEC: Lex = &["adam*", "sgd", "rmsprop", "adagrad", "optimizer"];
 const BATCH: Lex = &["batch size", "batch_size", "batchsize", "bs", "minibatch*", "batch", "batches"];
 const NORMALISER: Lex = &[
     "*scaler",
@@ -121,7 +122,7 @@ const SPLIT: Lex =
 /// Said of the split itself ("do it exactly once"), in a clause about splitting.
 const ONCE: Lex = &["once", "one time", "single time", "a single call"];
 /// Said next to a split word ("one split", "single train_test_split", "merge the two split calls").
-const ONE: Lex = &["single", "one", "merge*"];
+const ONE: Lex = &["single", "one"];
 const DISJOINT: Lex = &["disjoint", "mutually exclusive", "exactly one of"];
 /// Negated, these say the splits are disjoint: "no overlap", "never appear in training".
 const OVERLAP: Lex = &[
@@ -174,8 +175,27 @@ const HOLDOUT: Lex = &[
     "valid_size",
     "test fraction",
     "eval split",
+    "test on",
+    "tests on",
+    "evaluate on",
+    "for test",
+    "for testing",
+    "for evaluation",
+    "for validation",
 ];
-const TRAIN_SHARE: Lex = &["train_size", "train size", "train on", "trains on", "training", "train"];
+const TRAIN_SHARE: Lex = &[
+    "train_size",
+    "train size",
+    "train on",
+    "trains on",
+    "training on",
+    "for training",
+    "used for training",
+    "training share",
+    "training fraction",
+    "train share",
+    "train fraction",
+];
 const MAJORITY: Lex = &["majority", "most of the data", "most of the rows", "bulk of"];
 const LABELS: Lex = &[
     "label encoder",
@@ -198,9 +218,9 @@ const LABELS: Lex = &[
     "class_index",
     "eval_class_order",
     "label vocabulary",
-    "labels",
-    "label",
     "class_to_idx",
+    "dict",
+    "lookup",
 ];
 const REUSE: Lex = &[
     "reus*",
@@ -291,7 +311,6 @@ const TRAINING_ONE: Lex = &[
     "from_pretrained",
     "switch*",
     "upgrad*",
-    "tokeniz*",
     "pin*",
 ];
 const UPGRADE: Lex = &["upgrad*", "newer"];
@@ -309,8 +328,15 @@ fn about(prev: Option<&Sentence>, s: &Sentence, subject: Lex) -> bool {
     s.mentions(subject) || prev.is_some_and(|p| p.mentions(subject))
 }
 
+/// An opposite direction asserted before token `at` in its clause: "raise
+/// it to 450" counts against the value, "to 1e-3 for higher stability" not.
+fn opposed(s: &Sentence, at: usize, opposite: Lex) -> bool {
+    let c = s.tokens[at].clause;
+    s.asserted(opposite).iter().any(|o| clause_of(s, *o) == c && o.start < at)
+}
+
 /// A direction word asserted in a clause that names the subject, or that
-/// refers back to it ("drop it to ..."), with no opposite direction there.
+/// refers back to it ("drop it to ..."), not preceded there by the opposite.
 fn direction(prev: Option<&Sentence>, s: &Sentence, subject: Lex, dir: Lex, opposite: Lex) -> bool {
     s.asserted(dir).into_iter().any(|d| {
         let c = clause_of(s, d);
@@ -319,17 +345,79 @@ fn direction(prev: Option<&Sentence>, s: &Sentence, subject: Lex, dir: Lex, oppo
             s.tokens.iter().any(|t| t.clause == c && matches!(t.word(), Some("it" | "this" | "that")))
                 && (s.spans(subject).iter().any(|x| x.start < d.start)
                     || prev.is_some_and(|p| p.mentions(subject)));
-        (names || refers) && !s.clause_has(c, opposite)
+        (names || refers) && !opposed(s, d.start, opposite)
     })
 }
 
-/// Proposed numbers of the sentence outside clauses asserting `opposite`.
-fn numbers<'a>(s: &'a Sentence, opposite: Lex) -> impl Iterator<Item = f64> + 'a {
-    s.proposed_numbers().filter(move |(i, _)| !s.clause_has(s.tokens[*i].clause, opposite)).map(|(_, v)| v)
+/// Words after a number that make it a count of something else ("30 epochs").
+const UNITS: Lex = &[
+    "epoch*",
+    "step*",
+    "iteration*",
+    "minute*",
+    "second*",
+    "hour*",
+    "gb",
+    "gib",
+    "mb",
+    "layer*",
+    "worker*",
+    "gpu*",
+    "times",
+    "x",
+    "warmup",
+];
+
+/// Proposed numbers of the sentence that are a setting's value (not a count
+/// of epochs, steps, ...), outside an opposite direction before them.
+fn numbers<'a>(s: &'a Sentence, opposite: Lex) -> impl Iterator<Item = (usize, f64)> + 'a {
+    s.proposed_numbers().filter(move |(i, _)| {
+        let unit = s
+            .tokens
+            .get(i + 1)
+            .and_then(|t| t.word())
+            .is_some_and(|w| UNITS.iter().any(|u| word_matches(u, w)));
+        !unit && !opposed(s, *i, opposite)
+    })
 }
 
-/// Verbs and signs that make a value a proposal rather than a description
-/// ("AdamW, batch size 16" describes; "set batch_size: 32" proposes).
+/// Names of settings other than the rubric subjects: a value after one of
+/// them belongs to it ("weight_decay 5e-4" is no learning rate).
+const OTHER_SETTINGS: Lex = &[
+    "weight_decay",
+    "weight decay",
+    "decay",
+    "warmup*",
+    "dropout",
+    "epoch*",
+    "nesterov",
+    "beta*",
+    "eps",
+    "epsilon",
+    "max_length",
+    "max_seq_length",
+    "num_workers",
+    "workers",
+    "seed",
+    "random_state",
+    "step_size",
+    "gamma",
+    "label_smoothing",
+    "clip*",
+    "max_norm",
+    "patience",
+    "accuracy",
+    "acc",
+    "loss",
+    "val_acc",
+    "val_loss",
+    "test_size",
+    "micro_batch_size",
+    "gradient_accumulation_steps",
+    "steps",
+];
+
+/// Verbs that propose a value for what follows them in their segment.
 const PROPOSING: Lex = &[
     "set",
     "sets",
@@ -352,51 +440,101 @@ const PROPOSING: Lex = &[
     "bring",
     "adjust",
     "configure",
-    "to",
-    "be",
-    "should",
-    "want",
     "go",
-    "start",
     "replace",
     "move",
     "bump",
     "shrink",
+    "start",
 ];
 
-/// The sentence is about the subject and gives a healthy value: distinctive
-/// when proposed (a verb or an assignment in its clause), generic when only stated.
+/// Whether the value at `at` is bound to `subject`: the nearest setting name
+/// before it in the sentence is the subject's, or none precedes it and the
+/// subject follows in its clause or was the previous sentence's.
+fn bound(prev: Option<&Sentence>, s: &Sentence, subject: Lex, at: usize) -> bool {
+    let last_before = |lex: Lex| s.spans(lex).iter().filter(|x| x.start < at).map(|x| x.start).max();
+    match (last_before(subject), last_before(OTHER_SETTINGS)) {
+        (Some(a), Some(b)) => a > b,
+        (Some(_), None) => true,
+        (None, Some(_)) => false,
+        (None, None) => {
+            s.spans(subject).iter().any(|x| clause_of(s, *x) == s.tokens[at].clause)
+                || (!s.mentions(subject) && prev.is_some_and(|p| p.mentions(subject)))
+        }
+    }
+}
+
+/// A proposing verb before `at` in its segment (segments end at `;` and
+/// parentheses), or an assignment sign just before it.
+fn proposed_at(s: &Sentence, at: usize) -> bool {
+    let t = &s.tokens;
+    let assigned = t[at.saturating_sub(2)..at].iter().any(|x| x.is_sym('=') || x.is_sym(':'));
+    let mut i = at;
+    while i > 0 {
+        i -= 1;
+        if t[i].is_sym(';') || t[i].is_sym('(') || t[i].is_sym(')') {
+            break;
+        }
+        if t[i].asserted() && t[i].word().is_some_and(|w| PROPOSING.iter().any(|p| word_matches(p, w))) {
+            return true;
+        }
+    }
+    assigned
+}
+
+/// The sentence gives the subject a healthy value. It is distinctive when it
+/// changes the setting: proposed (a verb or an assignment), different from
+/// the episode's current value and from any value the fix marks as the old
+/// one; a value restated or only described ("keeping lr 5e-3", "(AdamW,
+/// batch size 16)") is generic.
 fn healthy_value(
     prev: Option<&Sentence>,
     s: &Sentence,
     subject: Lex,
     opposite: Lex,
+    current: Option<f64>,
     ok: impl Fn(f64) -> bool,
 ) -> Option<Strength> {
     if !about(prev, s, subject) {
         return None;
     }
-    let values: Vec<usize> = s
-        .proposed_numbers()
-        .filter(|(i, v)| !s.clause_has(s.tokens[*i].clause, opposite) && ok(*v))
-        .map(|(i, _)| i)
+    let same = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-12);
+    let old: Vec<f64> = s
+        .tokens
+        .iter()
+        .filter(|t| t.old || t.negated)
+        .filter_map(|t| if let Kind::Number(v) = t.kind { Some(v) } else { None })
         .collect();
-    let proposed = values.iter().any(|&i| {
-        let c = s.tokens[i].clause;
-        s.clause_has(c, PROPOSING)
-            || s.tokens.iter().any(|t| t.clause == c && (t.is_sym('=') || t.is_sym(':')))
-    });
-    match (values.is_empty(), proposed) {
-        (true, _) => None,
-        (false, true) => Some(Strength::Distinctive),
-        (false, false) => Some(Strength::Generic),
+    let values: Vec<(usize, f64)> =
+        numbers(s, opposite).filter(|&(i, v)| ok(v) && bound(prev, s, subject, i)).collect();
+    if values.is_empty() {
+        return None;
     }
+    let changes = values.iter().any(|&(i, v)| {
+        proposed_at(s, i) && !current.is_some_and(|c| same(c, v)) && !old.iter().any(|&o| same(o, v))
+    });
+    Some(if changes { Strength::Distinctive } else { Strength::Generic })
 }
 
 /// No value proposed, or one of them healthy: "lower the rate from 45 to 5" is not a fix.
 fn no_bad_target(s: &Sentence, opposite: Lex, ok: impl Fn(f64) -> bool) -> bool {
-    let mut values = numbers(s, opposite).peekable();
+    let mut values = numbers(s, opposite).map(|(_, v)| v).peekable();
     values.peek().is_none() || values.any(ok)
+}
+
+/// A switch whose destination is an adaptive optimizer: "switch to AdamW",
+/// "replace SGD with Adam", "use Adam"; not "replace Adam with SGD".
+fn switches_to_adaptive(s: &Sentence) -> bool {
+    s.asserted(ADAPTIVE).iter().any(|a| {
+        let t = &s.tokens;
+        let before = &t[a.start.saturating_sub(6)..a.start];
+        !t[a.start].old
+            && s.has(SWITCH)
+            && before
+                .iter()
+                .any(|x| matches!(x.word(), Some("to" | "with" | "for" | "by" | "use" | "using" | "adopt")))
+            && !matches!(t.get(a.start.wrapping_sub(1)).and_then(|x| x.word()), Some("from"))
+    })
 }
 
 fn strongest(matches: impl IntoIterator<Item = Option<Strength>>) -> Option<Strength> {
@@ -414,22 +552,21 @@ fn lower_learning_rate(f: &Fix, w: &World) -> Option<Strength> {
         if direction(prev, s, LR, DOWN, UP) && no_bad_target(s, UP, healthy_lr(w)) {
             Some(Strength::Distinctive)
         } else {
-            // a rate given with an optimizer is part of that optimizer's setup
-            healthy_value(prev, s, LR, UP, healthy_lr(w))
+            // a rate given with an optimizer (a switch, a config block) is part of its setup
+            healthy_value(prev, s, LR, UP, Some(w.lr.value()), healthy_lr(w))
                 .map(|st| if s.mentions(OPTIMIZER_SPEC) { Strength::Generic } else { st })
         }
     }))
 }
 
-fn lower_momentum_or_adaptive(f: &Fix, _w: &World) -> Option<Strength> {
+fn lower_momentum_or_adaptive(f: &Fix, w: &World) -> Option<Strength> {
     let ok = |x: f64| (0.0..=MAX_HEALTHY_MOMENTUM).contains(&x);
+    let current = (!w.optimizer.is_adaptive()).then_some(w.momentum);
     strongest(f.pairs().map(|(prev, s)| {
-        let switch = s.asserted(ADAPTIVE).iter().any(|a| !s.tokens[a.start].old) && s.has(SWITCH);
-        if (direction(prev, s, MOMENTUM, DOWN, UP) && no_bad_target(s, UP, ok)) || switch {
+        if (direction(prev, s, MOMENTUM, DOWN, UP) && no_bad_target(s, UP, ok)) || switches_to_adaptive(s) {
             Some(Strength::Distinctive)
         } else {
-            healthy_value(prev, s, MOMENTUM, UP, ok)
-                .map(|st| if s.mentions(&["sgd", "optimizer"]) { Strength::Generic } else { st })
+            healthy_value(prev, s, MOMENTUM, UP, current, ok)
         }
     }))
 }
@@ -440,7 +577,7 @@ fn smaller_batch(f: &Fix, w: &World) -> Option<Strength> {
         if direction(prev, s, BATCH, DOWN, UP) && no_bad_target(s, UP, ok) {
             Some(Strength::Distinctive)
         } else {
-            healthy_value(prev, s, BATCH, UP, ok)
+            healthy_value(prev, s, BATCH, UP, Some(w.batch_size as f64), ok)
         }
     }))
 }
@@ -523,20 +660,45 @@ fn fit_on_train_only(f: &Fix, _w: &World) -> Option<Strength> {
             t[sp.start].word().is_some_and(|w| w.starts_with("refit") || w.starts_with("recomput"))
                 || (sp.start > 0 && t[sp.start - 1].word() == Some("re"))
         };
-        Some(if !ordered && good.iter().all(redone) { Strength::Generic } else { Strength::Distinctive })
+        let after_resplit = s.mentions(&["new", "resulting", "resplit", "re split"]);
+        Some(if !ordered && after_resplit && good.iter().all(redone) {
+            Strength::Generic
+        } else {
+            Strength::Distinctive
+        })
     }))
 }
 
 /// `X_train, X_val, ... = train_test_split(...)`: one call yields both.
-fn one_call_yields_train_and_val(s: &Sentence) -> bool {
+/// `X_train, X_val, ... = train_test_split(X, ...)`: one call yields both; or
+/// `X_val, ... = train_test_split(X_hold, ...)`: validation drawn from a part, not from all of X.
+fn code_draws_disjoint_val(s: &Sentence) -> bool {
     let t = &s.tokens;
-    let Some(eq) = t.iter().position(|x| x.is_sym('=')) else { return false };
-    let calls_split = t[eq..].iter().take(3).any(|x| x.word() == Some("train_test_split"));
-    let lhs =
-        |lex: Lex| t[..eq].iter().any(|x| x.word().is_some_and(|w| lex.iter().any(|p| word_matches(p, w))));
-    calls_split
-        && lhs(&["x_train", "train_*", "train", "x_tr"])
-        && lhs(&["x_val", "val_*", "val", "x_va", "x_dev"])
+    let is =
+        |x: &super::text::Token, lex: Lex| x.word().is_some_and(|w| lex.iter().any(|p| word_matches(p, w)));
+    let val: Lex = &["x_val", "val_*", "val", "x_va", "x_dev"];
+    let train: Lex = &["x_train", "train_*", "train", "x_tr"];
+    let whole: Lex = &["x", "data", "df", "dataset", "x_all", "features", "records"];
+    // each assignment: from a statement start to `=`, then the call and its first argument
+    let mut start = 0;
+    for (eq, x) in t.iter().enumerate() {
+        if !x.is_sym('=') || t.get(eq + 1).and_then(|n| n.word()) != Some("train_test_split") {
+            if x.is_sym(';') {
+                start = eq + 1;
+            }
+            continue;
+        }
+        let lhs = &t[start..eq];
+        let first_arg = t.get(eq + 3);
+        let yields_val = lhs.iter().any(|y| is(y, val));
+        let yields_train = lhs.iter().any(|y| is(y, train));
+        let from_part = first_arg.is_some_and(|a| a.word().is_some() && !is(a, whole));
+        if yields_val && (yields_train || from_part) {
+            return true;
+        }
+        start = eq + 1;
+    }
+    false
 }
 
 fn disjoint_splits(f: &Fix, _w: &World) -> Option<Strength> {
@@ -555,70 +717,71 @@ fn disjoint_splits(f: &Fix, _w: &World) -> Option<Strength> {
             || (about_rows
                 && s.spans(OVERLAP).iter().any(|o| s.tokens[o.start].negated && !s.tokens[o.start].hedged));
         let remainder = s.asserted(REMAINDER).iter().any(|r| s.clause_has(clause_of(s, *r), DRAW));
-        (one || once || disjoint || remainder || one_call_yields_train_and_val(s))
-            .then_some(Strength::Distinctive)
+        (one || once || disjoint || remainder || code_draws_disjoint_val(s)).then_some(Strength::Distinctive)
     }))
 }
 
-fn training_majority(f: &Fix, _w: &World) -> Option<Strength> {
+fn training_majority(f: &Fix, w: &World) -> Option<Strength> {
+    let current = w.test_size();
     strongest(f.pairs().map(|(prev, s)| {
         if s.has(MAJORITY) && s.mentions(TRAIN_SHARE) {
             return Some(Strength::Distinctive);
         }
+        // the held-out shares the sentence proposes
+        let mut held: Vec<(usize, f64)> = Vec::new();
         // a ratio: train first unless the sentence says test/train
         let test_first = s.tokens.windows(3).any(|w| {
             w[0].word().is_some_and(|x| x.starts_with("test") || x.starts_with("val"))
                 && w[1].is_sym('/')
                 && w[2].word().is_some_and(|x| x.starts_with("train"))
         });
-        let ratio = s.tokens.iter().any(|t| match t.kind {
-            Kind::Ratio(a, b) if t.asserted() && !t.old => {
-                let train = if test_first { b } else { a } / (a + b);
-                (0.7..=0.9).contains(&train)
+        for (i, t) in s.tokens.iter().enumerate() {
+            if let Kind::Ratio(a, b) = t.kind
+                && t.asserted()
+                && !t.old
+                && !opposed(s, i, UP)
+            {
+                held.push((i, if test_first { a } else { b } / (a + b)));
             }
-            _ => false,
-        });
+        }
         // a share bound to the nearest subject before it, else after it in its clause
-        let share = s.proposed_numbers().any(|(i, v)| {
-            if s.clause_has(s.tokens[i].clause, UP) {
-                return false;
-            }
-            let holdout = s.spans(HOLDOUT);
-            let train = s.spans(TRAIN_SHARE);
-            let before = |sp: &Vec<Span>| sp.iter().filter(|x| x.start < i).map(|x| x.start).max();
-            let after = |sp: &Vec<Span>| {
+        let holdout = s.spans(HOLDOUT);
+        let train = s.spans(TRAIN_SHARE);
+        for (i, v) in numbers(s, UP) {
+            let before = |sp: &[Span]| sp.iter().filter(|x| x.start < i).map(|x| x.start).max();
+            let after = |sp: &[Span]| {
                 sp.iter()
                     .filter(|x| x.start > i && clause_of(s, **x) == s.tokens[i].clause)
                     .map(|x| x.start)
                     .min()
             };
-            let held_ok = (0.1..=0.3).contains(&v);
-            let train_ok = (0.7..=0.9).contains(&v);
-            match (before(&holdout), before(&train)) {
-                (Some(h), Some(t)) => {
-                    if h > t {
-                        held_ok
-                    } else {
-                        train_ok
-                    }
-                }
-                (Some(_), None) => held_ok,
-                (None, Some(_)) => train_ok,
+            let is_held = match (before(&holdout), before(&train)) {
+                (Some(h), Some(t)) => Some(h > t),
+                (Some(_), None) => Some(true),
+                (None, Some(_)) => Some(false),
                 (None, None) => match (after(&holdout), after(&train)) {
-                    (Some(h), Some(t)) => {
-                        if h < t {
-                            held_ok
-                        } else {
-                            train_ok
-                        }
-                    }
-                    (Some(_), None) => held_ok,
-                    (None, Some(_)) => train_ok,
-                    (None, None) => prev.is_some_and(|p| p.mentions(HOLDOUT)) && held_ok,
+                    (Some(h), Some(t)) => Some(h < t),
+                    (Some(_), None) => Some(true),
+                    (None, Some(_)) => Some(false),
+                    (None, None) => prev.is_some_and(|p| p.mentions(HOLDOUT)).then_some(true),
                 },
+            };
+            match is_held {
+                Some(true) => held.push((i, v)),
+                Some(false) => held.push((i, 1.0 - v)),
+                None => {}
             }
-        });
-        (ratio || share).then_some(Strength::Generic)
+        }
+        let good: Vec<(usize, f64)> = held.into_iter().filter(|(_, h)| (0.1..=0.3).contains(h)).collect();
+        if good.is_empty() {
+            return None;
+        }
+        // a share written into a split call that does something else is part of that call;
+        // one described ("that gives 77/11.5/11.5") or equal to the current setting changes nothing
+        let in_call =
+            s.tokens.windows(2).any(|p| p[0].word() == Some("train_test_split") && p[1].is_sym('('));
+        let changes = good.iter().any(|&(i, h)| proposed_at(s, i) && (h - current).abs() > 1e-9);
+        Some(if changes && !in_call { Strength::Distinctive } else { Strength::Generic })
     }))
 }
 

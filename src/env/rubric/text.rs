@@ -47,6 +47,10 @@ impl Token {
 
 pub(crate) struct Sentence {
     pub tokens: Vec<Token>,
+    /// Spans already found per word class (keyed by the class's address):
+    /// detectors ask for the same classes many times, and without this a long
+    /// fix costs quadratic time (a 2,000-character fix took seconds).
+    spans_cache: std::cell::RefCell<Vec<(usize, std::rc::Rc<[Span]>)>>,
 }
 
 /// A word class: each entry is a word pattern or a phrase of patterns
@@ -87,8 +91,8 @@ pub(crate) fn normalise(text: &str) -> String {
         .replace("i.e.", "ie")
         .replace("vs.", "vs")
         .replace("etc.", "etc")
-        .replace("w/o", "without")
-        .replace("w/", "with ")
+        .replace(" w/o ", " without ")
+        .replace(" w/ ", " with ")
         .replace("->", " to ")
         .replace("=>", " to ")
         .replace("<-", " = ")
@@ -114,6 +118,20 @@ pub(crate) fn normalise(text: &str) -> String {
 
 /// British spellings to American ones, so that one lexicon serves both.
 fn americanise(word: &str) -> String {
+    const ALREADY_RIGHT: &[&str] = &[
+        "otherwise",
+        "likewise",
+        "clockwise",
+        "promise",
+        "premise",
+        "precise",
+        "concise",
+        "expertise",
+        "exercise",
+    ];
+    if ALREADY_RIGHT.contains(&word) {
+        return word.to_string();
+    }
     let w = word.replace("isation", "ization").replace("artefact", "artifact");
     for suffix in ["ise", "ised", "ises", "ising", "iser", "isers"] {
         if let Some(stem) = w.strip_suffix(suffix)
@@ -183,7 +201,6 @@ const NEGATION_PAIRS: &[(&str, &str)] =
     &[("instead", "of"), ("rather", "than"), ("in", "place"), ("as", "opposed"), ("other", "than")];
 const HEDGES: &[&str] = &["optionally", "optional", "nice", "bonus"];
 const HEDGE_PAIRS: &[(&str, &str)] = &[
-    ("if", "you"),
     ("if", "desired"),
     ("if", "needed"),
     ("if", "necessary"),
@@ -192,25 +209,11 @@ const HEDGE_PAIRS: &[(&str, &str)] = &[
     ("may", "also"),
 ];
 /// Words after which numbers are the current value, until the clause ends.
-const OLD_MARKERS: &[&str] = &[
-    "was",
-    "were",
-    "currently",
-    "current",
-    "than",
-    "from",
-    "previously",
-    "vs",
-    "existing",
-    "keep",
-    "keeping",
-    "kept",
-    "unchanged",
-    "retain",
-    "retaining",
-    "leave",
-    "leaving",
-];
+const OLD_MARKERS: &[&str] =
+    &["was", "were", "currently", "current", "than", "from", "previously", "vs", "existing", "unchanged"];
+/// Words that make their clause a statement about what is already so ("the
+/// tokenizer is fine", "the splits are already disjoint"): an aside.
+const STATUS_QUO: &[&str] = &["already", "fine", "ok", "okay"];
 /// Words after which the rest of the sentence is an alternative or an aside:
 /// it counts neither for a fix nor as proposing another fault's fix.
 const ALTERNATIVES: &[&str] = &["alternatively", "otherwise"];
@@ -273,8 +276,8 @@ fn lex(s: &str) -> Vec<Option<Kind>> {
             while i < b.len() && b[i].is_ascii_digit() {
                 digits.push(b[i]);
                 i += 1;
-                // thousands separators: 12,000 and 50,000
-                if i + 3 < b.len() + 1
+                // thousands separators: 12,000 and 50,000 (0,001 is a decimal comma)
+                if digits != "0"
                     && b.get(i) == Some(&',')
                     && b.get(i + 1..i + 4).is_some_and(|g| g.iter().all(|d| d.is_ascii_digit()))
                     && !b.get(i + 4).is_some_and(|d| d.is_ascii_digit())
@@ -283,7 +286,8 @@ fn lex(s: &str) -> Vec<Option<Kind>> {
                 }
             }
             let mut text = digits;
-            if i + 1 < b.len() && b[i] == '.' && b[i + 1].is_ascii_digit() {
+            let decimal_comma = b.get(i) == Some(&',') && text == "0";
+            if i + 1 < b.len() && (b[i] == '.' || decimal_comma) && b[i + 1].is_ascii_digit() {
                 text.push('.');
                 i += 1;
                 while i < b.len() && b[i].is_ascii_digit() {
@@ -346,7 +350,7 @@ fn lex(s: &str) -> Vec<Option<Kind>> {
             matches!(c, '!' | '?' | '\n') || (c == '.' && next.is_none_or(|n| n.is_whitespace()));
         if ends_sentence {
             out.push(None);
-        } else if !c.is_whitespace() && !matches!(c, '"' | '\'' | '`' | '*') {
+        } else if !c.is_whitespace() && !matches!(c, '"' | '\'' | '`') {
             out.push(Some(Kind::Sym(c)));
         }
         i += 1;
@@ -383,10 +387,10 @@ fn combine_numbers(tokens: Vec<Kind>) -> Vec<Kind> {
             if let Some(e) = num(tokens.get(at)) {
                 let e = if neg { -e } else { e };
                 let mut value = libm::pow(a, e);
-                // `1 x 10^-4`
-                if matches!(out.last(), Some(Kind::Word(w)) if w == "x")
-                    && let Some(Kind::Number(m)) = out.get(out.len().wrapping_sub(2))
-                {
+                // `1 x 10^-4`, `5*10^-1`
+                let times = matches!(out.last(), Some(Kind::Word(w)) if w == "x")
+                    || out.last() == Some(&Kind::Sym('*'));
+                if times && let Some(Kind::Number(m)) = out.get(out.len().wrapping_sub(2)) {
                     value *= *m;
                     out.truncate(out.len() - 2);
                 }
@@ -402,6 +406,44 @@ fn combine_numbers(tokens: Vec<Kind>) -> Vec<Kind> {
     let mut out: Vec<Kind> = Vec::with_capacity(tokens.len());
     let mut i = 0;
     while i < tokens.len() {
+        // a three-way split `70/15/15`: train against the rest
+        if let (Some(a), Some(Kind::Sym('/')), Some(b), Some(Kind::Sym('/')), Some(c)) = (
+            num(tokens.get(i)),
+            tokens.get(i + 1),
+            num(tokens.get(i + 2)),
+            tokens.get(i + 3),
+            num(tokens.get(i + 4)),
+        ) && a + b + c == 100.0
+        {
+            out.push(Kind::Ratio(a, b + c));
+            i += 5;
+            continue;
+        }
+        // `80-20`, `80:20`: a split, not a range
+        if let (Some(a), Some(Kind::Sym('-' | ':')), Some(b)) =
+            (num(tokens.get(i)), tokens.get(i + 1), num(tokens.get(i + 2)))
+            && a + b == 100.0
+            && a >= 5.0
+            && b >= 5.0
+        {
+            out.push(Kind::Ratio(a, b));
+            i += 3;
+            continue;
+        }
+        // `version="2.1"`, `version 3.4`: a version, not a number
+        if let Some(v) = num(tokens.get(i))
+            && (matches!(out.last(), Some(Kind::Word(w)) if w == "version")
+                || (matches!(out.last(), Some(Kind::Sym('=' | ':')))
+                    && matches!(out.get(out.len().wrapping_sub(2)), Some(Kind::Word(w)) if w == "version")))
+        {
+            let text = format!("{v}");
+            let (major, minor) = text.split_once('.').unwrap_or((&text, ""));
+            if let Ok(major) = major.parse() {
+                out.push(Kind::Version(major, minor.parse().ok()));
+                i += 1;
+                continue;
+            }
+        }
         // ranges: the percent of the upper bound applies to the lower one
         if let (Some(a), Some(Kind::Sym('-')), Some(b)) =
             (num(tokens.get(i)), tokens.get(i + 1), num(tokens.get(i + 2)))
@@ -502,7 +544,17 @@ fn sentence(kinds: Vec<Kind>) -> Sentence {
     for i in 0..n {
         let w = word(&tokens, i);
         let next = word(&tokens, i + 1);
-        let whole_clause = w.as_deref().is_some_and(|a| HEDGES.contains(&a));
+        let after = word(&tokens, i + 2);
+        // "fine" in "fine-tune" is no verdict
+        let status_quo = (w.as_deref().is_some_and(|a| STATUS_QUO.contains(&a))
+            && !matches!(next.as_deref(), Some("tune" | "tuned" | "tuning" | "grained")))
+            || (w.as_deref() == Some("as") && next.as_deref() == Some("is"));
+        // "(and if you want, ...)": an aside; "if you want stable training, lower ..." is advice
+        let if_you_want = w.as_deref() == Some("if")
+            && next.as_deref() == Some("you")
+            && matches!(after.as_deref(), Some("want" | "like" | "wish" | "prefer"))
+            && tokens.get(i + 3).is_none_or(|t| t.is_sym(',') || t.is_sym(')'));
+        let whole_clause = w.as_deref().is_some_and(|a| HEDGES.contains(&a)) || status_quo || if_you_want;
         let from_here = w.as_deref().is_some_and(|a| {
             HEDGE_PAIRS.iter().any(|(x, y)| *x == a && next.as_deref() == Some(*y))
                 || ALTERNATIVES.contains(&a)
@@ -560,7 +612,7 @@ fn sentence(kinds: Vec<Kind>) -> Sentence {
             }
         }
     }
-    Sentence { tokens }
+    Sentence { tokens, spans_cache: std::cell::RefCell::new(Vec::new()) }
 }
 
 /// The fix as sentences of tokens.
@@ -588,7 +640,17 @@ pub(crate) struct Span {
 
 impl Sentence {
     /// Every occurrence of the class's phrases, with any polarity, outside hedges.
-    pub fn spans(&self, lex: Lex) -> Vec<Span> {
+    pub fn spans(&self, lex: Lex) -> std::rc::Rc<[Span]> {
+        let key = lex.as_ptr() as usize;
+        if let Some((_, hit)) = self.spans_cache.borrow().iter().find(|(k, _)| *k == key) {
+            return hit.clone();
+        }
+        let found: std::rc::Rc<[Span]> = self.find_spans(lex).into();
+        self.spans_cache.borrow_mut().push((key, found.clone()));
+        found
+    }
+
+    fn find_spans(&self, lex: Lex) -> Vec<Span> {
         let t = &self.tokens;
         let mut out = Vec::new();
         for phrase in lex {
@@ -612,7 +674,7 @@ impl Sentence {
 
     /// Occurrences that are asserted (not negated, not hedged).
     pub fn asserted(&self, lex: Lex) -> Vec<Span> {
-        self.spans(lex).into_iter().filter(|s| self.tokens[s.start].asserted()).collect()
+        self.spans(lex).iter().copied().filter(|s| self.tokens[s.start].asserted()).collect()
     }
 
     /// Mentioned at all, outside hedges: subjects count even when negated
@@ -622,12 +684,14 @@ impl Sentence {
     }
 
     pub fn has(&self, lex: Lex) -> bool {
-        !self.asserted(lex).is_empty()
+        self.spans(lex).iter().any(|s| self.tokens[s.start].asserted())
     }
 
     /// Asserted in the given clause.
     pub fn clause_has(&self, clause: u32, lex: Lex) -> bool {
-        self.asserted(lex).iter().any(|s| self.tokens[s.start].clause == clause)
+        self.spans(lex)
+            .iter()
+            .any(|s| self.tokens[s.start].asserted() && self.tokens[s.start].clause == clause)
     }
 
     /// Proposed numbers: asserted and not an old value, with their token index.
