@@ -36,6 +36,11 @@ if [ ! -x .venv/bin/pip ]; then
 fi
 # Pinned clients; a no-op when they are already installed.
 .venv/bin/pip install -q -r tests/python/requirements.txt
+# checkov pins packaging<24 (pytest needs >=24): its own venv.
+if [ ! -x .venv-checkov/bin/pip ]; then
+    python3 -m venv .venv-checkov
+fi
+.venv-checkov/bin/pip install -q -r tests/python/requirements-checkov.txt
 echo "stage setup: ${SECONDS} s"
 
 log=$(mktemp)
