@@ -36,6 +36,20 @@ if [ ! -x .venv/bin/pip ]; then
 fi
 # Pinned clients; a no-op when they are already installed.
 .venv/bin/pip install -q -r tests/python/requirements.txt
+# checkov pins packaging<24 (pytest needs >=24): its own venv.
+if [ ! -x .venv-checkov/bin/pip ]; then
+    python3 -m venv .venv-checkov
+fi
+.venv-checkov/bin/pip install -q -r tests/python/requirements-checkov.txt
+# The dashboard's type check: @grafana/schema and TypeScript, pinned by
+# tests/grafana/package-lock.json, into tests/grafana/node_modules.
+if ! need npm; then
+    echo "npm is required for the dashboard schema check (Debian package npm)" >&2
+    exit 1
+fi
+if [ ! -x tests/grafana/node_modules/.bin/tsc ]; then
+    (cd tests/grafana && npm ci --no-audit --no-fund --silent)
+fi
 echo "stage setup: ${SECONDS} s"
 
 log=$(mktemp)
