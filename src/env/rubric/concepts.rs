@@ -83,6 +83,17 @@ const NORMALISER: Lex = &[
     "scale_",
     "fit_transform",
 ];
+/// Statistics of the training split, named as such.
+const TRAIN_STATS: Lex = &[
+    "training set statistics",
+    "training statistics",
+    "train statistics",
+    "training split statistics",
+    "training stats",
+    "train stats",
+    "statistics of the training",
+    "statistics from the training",
+];
 const FIT: Lex = &[
     "fit",
     "fits",
@@ -115,11 +126,25 @@ const VAL_SIDE: Lex = &[
 const TEST_SIDE: Lex = &["test", "testing", "x_test*", "x_te"];
 const ALL_SIDE: Lex =
     &["all", "whole", "full", "entire", "combined", "everything", "x", "dataset", "data", "both", "every"];
-const AFTER_SPLIT: Lex =
-    &["after the split", "after splitting", "after train_test_split", "split first", "post split"];
+const AFTER_SPLIT: Lex = &[
+    "after the split",
+    "after splitting",
+    "after train_test_split",
+    "split first",
+    "post split",
+    "below the split",
+    "split before scaling",
+    "before scaling",
+    "split the data before",
+    "before normaliz*",
+    "before fitting",
+    "split before normaliz*",
+];
 const SPLIT: Lex =
     &["split", "splits", "splitting", "train_test_split", "partition*", "permutation", "call", "calls"];
 /// Said of the split itself ("do it exactly once"), in a clause about splitting.
+/// Seeding words: "set the seed once" is no single split.
+const SEED: Lex = &["seed", "seeds", "seeded", "random_state", "random state"];
 const ONCE: Lex = &["once", "one time", "single time", "a single call"];
 /// Said next to a split word ("one split", "single train_test_split", "merge the two split calls").
 const ONE: Lex = &["single", "one"];
@@ -216,7 +241,6 @@ const LABELS: Lex = &[
     "label indices",
     "label_to_index",
     "class_index",
-    "eval_class_order",
     "label vocabulary",
     "class_to_idx",
     "dict",
@@ -261,8 +285,7 @@ const METRIC: Lex = &[
     "field*",
     "score*",
 ];
-const SWAP: Lex =
-    &["swap*", "unswap*", "exchang*", "switch*", "flip*", "interchang*", "revers*", "undo*", "revert*"];
+const SWAP: Lex = &["swap*", "unswap*", "exchang*", "flip*", "interchang*", "revers*", "undo*", "revert*"];
 const BACK: Lex = &["back", "unswap*", "undo*", "revert*", "the two", "both", "vice versa", "around"];
 const OWN_KEY: Lex = &[
     "own key",
@@ -286,7 +309,7 @@ const OWN_KEY: Lex = &[
     "proper field",
 ];
 const REPAIR: Lex = &["fix*", "correct*", "undo*", "repair*", "rekey", "re key", "restor*"];
-const KEYING: Lex = &["key", "keys", "mapping", "assignment*", "names", "labels", "labeling"];
+const KEYING: Lex = &["key", "keys", "mapping", "assignment*", "names"];
 const TOKENIZER: Lex = &[
     "tokenizer*",
     "tokeniz*",
@@ -297,8 +320,21 @@ const TOKENIZER: Lex = &[
     "vocabulary",
     "vocabularies",
 ];
-const SAME_VERSION: Lex =
-    &["same", "identical", "pin*", "match*", "consistent", "exact*", "align*", "reus*", "share*", "single"];
+/// The training tokenizer named as such ("call load_training_tokenizer()").
+const TRAINING_TOKENIZER: Lex = &["load_training_tokenizer", "training_tokenizer", "train_tokenizer"];
+const SAME_VERSION: Lex = &[
+    "same",
+    "identical",
+    "match*",
+    "consistent",
+    "exact*",
+    "align*",
+    "reus*",
+    "share*",
+    "single",
+    "one version",
+    "standardiz*",
+];
 const TRAINING_ONE: Lex = &[
     "use",
     "uses",
@@ -312,10 +348,15 @@ const TRAINING_ONE: Lex = &[
     "switch*",
     "upgrad*",
     "pin*",
+    "pass",
+    "chang*",
+    "set",
+    "passing",
+    "hand",
 ];
-const UPGRADE: Lex = &["upgrad*", "newer"];
+const UPGRADE: Lex = &["upgrad*", "newer", "bump*"];
 const DOWNGRADE: Lex = &["downgrad*", "older", "old", "previous", "earlier", "roll*", "revert*", "shrink*"];
-const EVAL_SIDE: Lex = &["eval*", "test*", "scoring", "inference"];
+const EVAL_SIDE: Lex = &["eval*", "test*", "scoring*", "inference", "evaluat*"];
 
 // ---- helpers ------------------------------------------------------------------
 
@@ -345,9 +386,23 @@ fn direction(prev: Option<&Sentence>, s: &Sentence, subject: Lex, dir: Lex, oppo
             s.tokens.iter().any(|t| t.clause == c && matches!(t.word(), Some("it" | "this" | "that")))
                 && (s.spans(subject).iter().any(|x| x.start < d.start)
                     || prev.is_some_and(|p| p.mentions(subject)));
-        (names || refers) && !opposed(s, d.start, opposite)
+        (names || refers) && !opposed(s, d.start, opposite) && !s.clause_has(c, TOO_LITTLE)
     })
 }
+
+/// A change too small for a setting that is orders of magnitude off.
+const TOO_LITTLE: Lex = &[
+    "slightly",
+    "a bit",
+    "a little",
+    "somewhat",
+    "marginally",
+    "halve",
+    "halving",
+    "by half",
+    "in half",
+    "a notch",
+];
 
 /// Words after a number that make it a count of something else ("30 epochs").
 const UNITS: Lex = &[
@@ -377,7 +432,9 @@ fn numbers<'a>(s: &'a Sentence, opposite: Lex) -> impl Iterator<Item = (usize, f
             .get(i + 1)
             .and_then(|t| t.word())
             .is_some_and(|w| UNITS.iter().any(|u| word_matches(u, w)));
-        !unit && !opposed(s, *i, opposite)
+        // "divide it by 10,000": a factor, not the value
+        let factor = *i > 0 && s.tokens[i - 1].word() == Some("by");
+        !unit && !factor && !opposed(s, *i, opposite)
     })
 }
 
@@ -534,6 +591,7 @@ fn switches_to_adaptive(s: &Sentence) -> bool {
                 .iter()
                 .any(|x| matches!(x.word(), Some("to" | "with" | "for" | "by" | "use" | "using" | "adopt")))
             && !matches!(t.get(a.start.wrapping_sub(1)).and_then(|x| x.word()), Some("from"))
+            && !s.clause_has(clause_of(s, *a), &["before", "previously", "earlier"])
     })
 }
 
@@ -611,6 +669,23 @@ fn fit_target(s: &Sentence, fit_at: usize) -> Option<Side> {
         if t[i].is_sym(';') {
             return None;
         }
+        // "fit the model on ...", "compute accuracy on ...": not the normaliser
+        if matches!(
+            t[i].word(),
+            Some(
+                "model"
+                    | "classifier"
+                    | "network"
+                    | "weights"
+                    | "head"
+                    | "accuracy"
+                    | "loss"
+                    | "metrics"
+                    | "metric"
+            )
+        ) {
+            return None;
+        }
         if t[i].is_sym('(')
             || matches!(t[i].word(), Some("on" | "over" | "from" | "using" | "with" | "in" | "across"))
         {
@@ -620,20 +695,44 @@ fn fit_target(s: &Sentence, fit_at: usize) -> Option<Side> {
         if !introduced {
             continue;
         }
+        if t[i].negated {
+            continue;
+        }
         let Some(side) = t[i].word().and_then(side_of) else { continue };
         if side == Side::Other {
             return Some(Side::Other);
         }
-        // a list: "train, val and test", "train/val", "train + test"
-        let mut j = i + 1;
-        while j < t.len()
-            && (t[j].is_sym(',') || t[j].is_sym('/') || t[j].is_sym('+') || t[j].word() == Some("and"))
-        {
-            j += 1;
-            if t.get(j).and_then(|x| x.word()).and_then(side_of) == Some(Side::Other) {
-                return Some(Side::Other);
+        // a list: "train, val and test", "train/val", "the training set plus the
+        // validation set", "training data as well as test data"
+        let end = (i + 1..(i + 8).min(t.len()))
+            .find(|&k| t[k].is_sym(')') || t[k].is_sym(';'))
+            .unwrap_or((i + 8).min(t.len()));
+        let window = &t[i + 1..end];
+        let joins = |x: &super::text::Token| {
+            x.is_sym(',')
+                || x.is_sym('/')
+                || x.is_sym('+')
+                || x.is_sym('&')
+                || matches!(
+                    x.word(),
+                    Some("and" | "plus" | "with" | "along" | "together" | "well" | "including")
+                )
+        };
+        let verb = |x: &super::text::Token| {
+            matches!(
+                x.word(),
+                Some("apply" | "applied" | "transform" | "transforms" | "use" | "reuse" | "only" | "then")
+            )
+        };
+        if let Some(k) = window.iter().position(joins) {
+            for x in window[k + 1..].iter().take(3) {
+                if verb(x) {
+                    break;
+                }
+                if x.asserted() && x.word().and_then(side_of) == Some(Side::Other) {
+                    return Some(Side::Other);
+                }
             }
-            j += 1;
         }
         return Some(Side::Train);
     }
@@ -649,7 +748,7 @@ fn fit_on_train_only(f: &Fix, _w: &World) -> Option<Strength> {
             fits.iter().filter(|(_, side)| *side == Some(Side::Train)).map(|(sp, _)| *sp).collect();
         let is_transformer = s.tokens.iter().any(|t| t.word() == Some("fit_transform"));
         let subject = about(prev, s, NORMALISER) || is_transformer;
-        let ordered = s.has(AFTER_SPLIT) && s.mentions(NORMALISER) && !bad;
+        let ordered = (s.has(AFTER_SPLIT) || s.has(TRAIN_STATS)) && s.mentions(NORMALISER) && !bad;
         if !subject || bad || (good.is_empty() && !ordered) {
             return None;
         }
@@ -670,6 +769,62 @@ fn fit_on_train_only(f: &Fix, _w: &World) -> Option<Strength> {
 }
 
 /// `X_train, X_val, ... = train_test_split(...)`: one call yields both.
+/// Validation taken from a part of the data: "draw X_val from X_test", "carve
+/// the validation set out of X_train", "split the test portion into val and test".
+fn val_from_a_part(s: &Sentence) -> bool {
+    let t = &s.tokens;
+    let part: Lex = &[
+        "x_test",
+        "x_train",
+        "x_hold",
+        "x_tmp",
+        "x_temp",
+        "x_rest",
+        "x_holdout",
+        "test portion",
+        "training portion",
+        "train portion",
+        "test set",
+        "test split",
+        "heldout",
+        "holdout",
+        "remainder",
+        "rest",
+        "training set",
+        "train split",
+        "training split",
+        "test part",
+        "held",
+        "hold",
+    ];
+    let val: Lex = &["x_val", "val", "validation", "val_*"];
+    let is =
+        |x: &super::text::Token, lex: Lex| x.word().is_some_and(|w| lex.iter().any(|p| word_matches(p, w)));
+    let whole = |x: &super::text::Token| matches!(x.word(), Some("x" | "full" | "whole" | "all"));
+    let asserted_part = |from: usize| {
+        let window = &t[from.min(t.len())..(from + 4).min(t.len())];
+        window.iter().any(|x| x.asserted() && is(x, part)) && !window.iter().any(|x| x.asserted() && whole(x))
+    };
+    let draws = s.has(&["draw*", "take", "taking", "carv*", "sampl*", "split*", "hold*", "pull*"]);
+    // "val ... from|out of PART"
+    let from_part = t.iter().enumerate().any(|(i, x)| {
+        x.asserted()
+            && is(x, val)
+            && (i + 1..(i + 8).min(t.len())).any(|j| {
+                t[j].asserted() && matches!(t[j].word(), Some("from" | "of")) && asserted_part(j + 1)
+            })
+    });
+    // "split PART into val"
+    let split_part = t.iter().enumerate().any(|(i, x)| {
+        x.asserted()
+            && matches!(x.word(), Some("split" | "splitting" | "divide"))
+            && asserted_part(i + 1)
+            && t[i + 1..].iter().take(8).any(|y| y.word() == Some("into"))
+            && t[i + 1..].iter().any(|y| is(y, val))
+    });
+    draws && (from_part || split_part)
+}
+
 /// `X_train, X_val, ... = train_test_split(X, ...)`: one call yields both; or
 /// `X_val, ... = train_test_split(X_hold, ...)`: validation drawn from a part, not from all of X.
 fn code_draws_disjoint_val(s: &Sentence) -> bool {
@@ -710,14 +865,18 @@ fn disjoint_splits(f: &Fix, _w: &World) -> Option<Strength> {
             let c = clause_of(s, o);
             let refers =
                 s.tokens.iter().any(|t| t.clause == c && matches!(t.word(), Some("it" | "split" | "splits")));
-            refers && about(prev, s, SPLIT) && !s.clause_has(c, FIT)
+            // "set the seed once": what is done once is the seeding, not the split
+            let last = |lex: Lex| s.spans(lex).iter().filter(|x| x.start < o.start).map(|x| x.start).max();
+            let seeding = last(SEED) > last(SPLIT);
+            refers && about(prev, s, SPLIT) && !s.clause_has(c, FIT) && !seeding
         });
         let about_rows = s.mentions(ROWS) && !s.mentions(NORMALISER);
         let disjoint = s.has(DISJOINT)
             || (about_rows
                 && s.spans(OVERLAP).iter().any(|o| s.tokens[o.start].negated && !s.tokens[o.start].hedged));
         let remainder = s.asserted(REMAINDER).iter().any(|r| s.clause_has(clause_of(s, *r), DRAW));
-        (one || once || disjoint || remainder || code_draws_disjoint_val(s)).then_some(Strength::Distinctive)
+        (one || once || disjoint || remainder || val_from_a_part(s) || code_draws_disjoint_val(s))
+            .then_some(Strength::Distinctive)
     }))
 }
 
@@ -772,7 +931,7 @@ fn training_majority(f: &Fix, w: &World) -> Option<Strength> {
                 None => {}
             }
         }
-        let good: Vec<(usize, f64)> = held.into_iter().filter(|(_, h)| (0.1..=0.3).contains(h)).collect();
+        let good: Vec<(usize, f64)> = held.into_iter().filter(|(_, h)| (0.05..=0.4).contains(h)).collect();
         if good.is_empty() {
             return None;
         }
@@ -792,12 +951,28 @@ fn reuse_training_mapping(f: &Fix, _w: &World) -> Option<Strength> {
         if !about(prev, s, LABELS) {
             return None;
         }
-        let reuse = s.asserted(REUSE).into_iter().any(|r| {
-            let c = clause_of(s, r);
-            !s.clause_has(c, REFIT) && (s.has(TRAIN_SIDE) || s.has(LOADED))
-        });
+        // a new or refitted encoder in the same segment (up to `;`) is not the training one
+        let segment = |at: usize| {
+            let t = &s.tokens;
+            let start = (0..at).rev().find(|&k| t[k].is_sym(';')).map_or(0, |k| k + 1);
+            let end = (at..t.len()).find(|&k| t[k].is_sym(';')).unwrap_or(t.len());
+            start..end
+        };
+        let reuse = (s.has(TRAIN_SIDE) || s.has(LOADED))
+            && s.asserted(REUSE).iter().any(|r| {
+                let seg = segment(r.start);
+                !s.asserted(REFIT).iter().any(|x| seg.contains(&x.start))
+            });
         let classes = s.has(&["classes_"]) && s.has(CLASSES_USE) && !s.has(REFIT);
-        (reuse || classes).then_some(Strength::Distinctive)
+        // LabelEncoder orders classes by sorting them; its own transform is the training mapping
+        let sorted = s.has(&["sorted", "sort", "alphabetical*"]) && !s.has(REFIT);
+        let transform = s.tokens.windows(3).any(|w| {
+            w[0].word().is_some_and(|x| x.ends_with("encoder") || x == "le" || x.ends_with("_le"))
+                && w[1].is_sym('.')
+                && w[2].asserted()
+                && w[2].word() == Some("transform")
+        });
+        (reuse || classes || sorted || transform).then_some(Strength::Distinctive)
     }))
 }
 
@@ -844,7 +1019,7 @@ fn metric_pairs(s: &Sentence) -> Vec<(Split, Split)> {
                 t[j].is_sym('=')
                     || t[j].is_sym(':')
                     || t[j].word().is_some_and(|w| {
-                        ["receive", "receives", "gets", "get", "holds", "takes"].contains(&w)
+                        ["receive", "receives", "gets", "get", "holds", "takes", "from"].contains(&w)
                     })
             });
             if let Some(l) = link
@@ -884,22 +1059,46 @@ fn metrics_under_own_keys(f: &Fix, _w: &World) -> Option<Strength> {
         let own = s.has(OWN_KEY) && metric_context;
         let repair = s.has(REPAIR)
             && s.has(KEYING)
-            && (about(prev, s, METRIC_KEYS) || s.mentions(&["val", "validation"]));
+            && (about(prev, s, METRIC_KEYS)
+                || s.mentions(&["val", "validation", "swapped", "mixed", "switched"]));
         let pairs = metric_pairs(s);
         let paired = !pairs.is_empty() && pairs.iter().all(|(k, v)| k == v);
         (swap || own || repair || paired).then_some(Strength::Distinctive)
     }))
 }
 
-/// A version the fix proposes for evaluation: not older than the current one.
+/// The evaluation's current (older) version, asserted as the one to use.
+fn names_the_eval_version(s: &Sentence, w: &World) -> bool {
+    let Some(tok) = w.tokenizer else { return false };
+    let eval = (tok.eval_version.major as u32, tok.eval_version.minor as u32);
+    s.tokens.iter().any(|t| {
+        t.asserted()
+            && !t.old
+            && match t.kind {
+                Kind::Version(major, Some(minor)) => (major, minor) == eval,
+                Kind::Number(v) => eval.1 < 10 && libm::round(v * 10.0) == (eval.0 * 10 + eval.1) as f64,
+                _ => false,
+            }
+    })
+}
+
+/// A version the fix proposes for evaluation: the training one.
 fn proposes_newer_version(s: &Sentence, w: &World) -> bool {
     let Some(tok) = w.tokenizer else { return false };
-    let (cur_major, cur_minor) = (tok.eval_version.major as u32, tok.eval_version.minor as u32);
+    let (major_t, minor_t) = (tok.train_version.major as u32, tok.train_version.minor as u32);
+    // the training version itself ("v4" names it when the training version is 4.x)
+    let newer = |major: u32, minor: Option<u32>| match minor {
+        Some(m) => (major, m) == (major_t, minor_t),
+        None => major == major_t,
+    };
     s.tokens.iter().any(|t| match t.kind {
-        Kind::Version(major, minor) if t.asserted() && !t.old => match minor {
-            Some(m) => (major, m) > (cur_major, cur_minor),
-            None => major >= cur_major,
-        },
+        Kind::Version(major, minor) if t.asserted() && !t.old => newer(major, minor),
+        // a plain number in a sentence about tokenizers: read "2.1" as a version
+        Kind::Number(v) if t.asserted() && !t.old && (1.0..100.0).contains(&v) => {
+            let text = format!("{v}");
+            let (major, minor) = text.split_once('.').unwrap_or((&text, ""));
+            major.parse().is_ok_and(|m| newer(m, minor.parse().ok()))
+        }
         _ => false,
     })
 }
@@ -913,12 +1112,20 @@ fn training_tokenizer_at_eval(f: &Fix, w: &World) -> Option<Strength> {
         if !about(prev, s, TOKENIZER) || vocab_is_labels {
             return None;
         }
-        let clause_ok = |sp: Span| !s.clause_has(clause_of(s, sp), DOWNGRADE);
+        // no downgrade or retraining in the clause, and the evaluation's own version not proposed
+        let clause_ok = |sp: Span| {
+            let c = clause_of(s, sp);
+            !s.clause_has(c, DOWNGRADE) && !s.clause_has(c, &["retrain*", "re train*"])
+        };
+        if names_the_eval_version(s, w) {
+            return None;
+        }
         let same = s.asserted(SAME_VERSION).into_iter().any(clause_ok);
         let training = s.asserted(TRAINING_ONE).into_iter().any(clause_ok) && s.has(TRAIN_SIDE);
         let upgrade = s.asserted(UPGRADE).into_iter().any(clause_ok);
         let version = proposes_newer_version(s, w) && s.mentions(EVAL_SIDE) && !s.has(DOWNGRADE);
-        (same || training || upgrade || version).then_some(Strength::Distinctive)
+        let training_tokenizer = s.has(TRAINING_TOKENIZER);
+        (same || training || upgrade || version || training_tokenizer).then_some(Strength::Distinctive)
     }))
 }
 

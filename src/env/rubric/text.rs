@@ -225,6 +225,33 @@ const ALTERNATIVE_VERBS: &[&str] = &[
 /// Verbs whose object up to the next `to`/`with` is the old value when new values follow.
 const CHANGE_VERBS: &[&str] =
     &["change", "replace", "switch", "move", "go", "edit", "update", "turn", "convert"];
+/// Verbs that start new advice after "and" inside a negation.
+const ADVICE_VERBS: &[&str] = &[
+    "fit",
+    "use",
+    "set",
+    "split",
+    "call",
+    "load",
+    "move",
+    "apply",
+    "reuse",
+    "transform",
+    "lower",
+    "reduce",
+    "store",
+    "write",
+    "build",
+    "take",
+    "draw",
+    "carve",
+    "keep",
+    "put",
+    "swap",
+    "pin",
+    "pass",
+    "compute",
+];
 /// Words that end a clause (besides `;`, `,`, `:` and parentheses).
 const CLAUSE_WORDS: &[&str] =
     &["and", "but", "so", "because", "since", "which", "while", "whereas", "then", "instead"];
@@ -310,6 +337,13 @@ fn lex(s: &str) -> Vec<Option<Kind>> {
                     i = j;
                 }
             }
+            // `1k`, `60k`: thousands
+            if b.get(i) == Some(&'k') && !b.get(i + 1).is_some_and(|c| word_char(*c)) {
+                let value: f64 = text.parse::<f64>().unwrap_or(f64::NAN) * 1000.0;
+                out.push(Some(Kind::Number(value)));
+                i += 1;
+                continue;
+            }
             if i < b.len() && (b[i].is_alphabetic() || b[i] == '_') {
                 // `10x`, `3d`: a word
                 while i < b.len() && word_char(b[i]) {
@@ -319,9 +353,11 @@ fn lex(s: &str) -> Vec<Option<Kind>> {
                 continue;
             }
             let mut value: f64 = text.parse().unwrap_or(f64::NAN);
-            if i < b.len() && b[i] == '%' {
+            // `20%`, `20 %`
+            let spaces = b[i..].iter().take_while(|c| **c == ' ').count();
+            if b.get(i + spaces) == Some(&'%') {
                 value /= 100.0;
-                i += 1;
+                i += spaces + 1;
             }
             out.push(Some(Kind::Number(value)));
             continue;
@@ -430,10 +466,12 @@ fn combine_numbers(tokens: Vec<Kind>) -> Vec<Kind> {
             i += 3;
             continue;
         }
-        // `version="2.1"`, `version 3.4`: a version, not a number
+        // `version="2.1"`, `version 3.4`, `version to 2.1`: a version, not a number
+        let link = matches!(out.last(), Some(Kind::Sym('=' | ':')) | Some(Kind::Word(_)) if !matches!(out.last(), Some(Kind::Word(w)) if w == "version"))
+            && !matches!(out.last(), Some(Kind::Word(w)) if !["to", "of", "is"].contains(&w.as_str()));
         if let Some(v) = num(tokens.get(i))
             && (matches!(out.last(), Some(Kind::Word(w)) if w == "version")
-                || (matches!(out.last(), Some(Kind::Sym('=' | ':')))
+                || (link
                     && matches!(out.get(out.len().wrapping_sub(2)), Some(Kind::Word(w)) if w == "version")))
         {
             let text = format!("{v}");
@@ -521,6 +559,12 @@ fn sentence(kinds: Vec<Kind>) -> Sentence {
         matches!(t.kind, Kind::Sym(';' | ',' | '(' | ')' | ':'))
             || is_word(&t.kind, &["but", "instead", "so", "then", "because", "which", "while"])
     };
+    // "do not fit on X and fit it on X_train": the second verb is new advice
+    let restarts_advice = |t: &[Token], j: usize| {
+        t[j].word() == Some("and")
+            && t.get(j + 1).and_then(|x| x.word()).is_some_and(|v| ADVICE_VERBS.contains(&v))
+            || matches!(t[j].word(), Some("by" | "set" | "use"))
+    };
     let mut i = 0;
     while i < n {
         let w = word(&tokens, i);
@@ -528,9 +572,13 @@ fn sentence(kinds: Vec<Kind>) -> Sentence {
             NEGATION_PAIRS.iter().any(|(x, y)| *x == a && word(&tokens, i + 1).as_deref() == Some(*y))
         });
         let single = w.as_deref().is_some_and(|a| NEGATIONS.contains(&a));
-        if pair || single {
+        // "avoid divergence by lowering ...", "to avoid leakage set ...": what is
+        // avoided is a short phrase, not the advice that follows
+        let avoid = matches!(w.as_deref(), Some("avoid" | "avoiding" | "prevent" | "preventing"));
+        if pair || single || avoid {
             let mut j = i + if pair { 2 } else { 1 };
-            while j < n && !ends_negation(&tokens[j]) {
+            let limit = if avoid { i + 3 } else { n };
+            while j < n.min(limit) && !ends_negation(&tokens[j]) && !restarts_advice(&tokens, j) {
                 tokens[j].negated = true;
                 j += 1;
             }
@@ -628,6 +676,16 @@ pub(crate) fn analyse(fix: &str) -> Vec<Sentence> {
     }
     if !current.is_empty() {
         sentences.push(sentence(current));
+    }
+    // a diff: the lines it removes (`- lr: 1e-3` beside `+ lr: 21`) are old
+    let starts = |s: &Sentence, c: char| s.tokens.first().is_some_and(|t| t.is_sym(c));
+    if sentences.iter().any(|s| starts(s, '+')) && sentences.iter().any(|s| starts(s, '-')) {
+        for s in sentences.iter_mut().filter(|s| starts(s, '-')) {
+            for t in &mut s.tokens {
+                t.old = true;
+                t.negated = true;
+            }
+        }
     }
     sentences
 }
