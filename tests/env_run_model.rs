@@ -492,15 +492,32 @@ fn rule_round_four_decimal_metrics_are_rare() {
     for (task, seed) in episodes() {
         let w = World::generate(task, seed);
         let log = render(&w, ArtifactName::TrainLog);
+        // An accuracy over fewer than 10,000 examples is a count ratio
+        // (rule_accuracies_are_counts_over_their_split): 700/1000 is genuine.
         let mut values: Vec<String> = Vec::new();
+        let counted = |n: u32| n >= 10_000;
         for l in log.lines().filter(|l| l.contains("train_loss=")) {
-            for key in ["train_loss", "val_loss", "train_acc", "val_acc"] {
-                values.push(kv(l, key).unwrap().to_string());
+            for (key, n) in [
+                ("train_loss", u32::MAX),
+                ("val_loss", u32::MAX),
+                ("train_acc", w.n_train),
+                ("val_acc", w.n_val),
+            ] {
+                if counted(n) {
+                    values.push(kv(l, key).unwrap().to_string());
+                }
             }
         }
         let ev = eval(&w);
-        for key in ["val_loss", "val_accuracy", "test_loss", "test_accuracy"] {
-            values.push(mlops_debug_env::env::num::fixed(f(&ev["metrics"][key]), 4));
+        for (key, n) in [
+            ("val_loss", u32::MAX),
+            ("val_accuracy", w.n_val.min(w.n_test)),
+            ("test_loss", u32::MAX),
+            ("test_accuracy", w.n_val.min(w.n_test)),
+        ] {
+            if counted(n) {
+                values.push(mlops_debug_env::env::num::fixed(f(&ev["metrics"][key]), 4));
+            }
         }
         for v in values.iter().filter(|v| v.contains('.')) {
             total += 1;
@@ -557,7 +574,8 @@ fn rule_hardware_fits_and_sets_the_pace() {
         for l in log.lines().filter(|l| l.contains("train_loss=")) {
             let epoch: u16 = l.split(" epoch ").nth(1).unwrap().split('/').next().unwrap().parse().unwrap();
             let seconds = num(kv(l, "time").unwrap());
-            if slow.contains(&epoch) || seconds < 5.0 {
+            // (times print one decimal: short epochs carry a visible rounding share)
+            if slow.contains(&epoch) || seconds < 10.0 {
                 continue;
             }
             let rate = n_train / seconds / gpu_speed(gpu_index, bf16);
@@ -732,5 +750,115 @@ fn rule_pipeline_trains_what_config_and_card_say() {
                 assert_eq!(constant("NUM_FEATURES"), Some(features), "{ctx}");
             }
         }
+    }
+}
+
+/// Whether a reported 4-decimal accuracy is k/n for an integer k.
+fn is_count(acc: f64, n: u32) -> bool {
+    if n >= 10_000 {
+        return true;
+    }
+    let k = (acc * n as f64).round();
+    [k - 1.0, k, k + 1.0].iter().any(|&k| k >= 0.0 && ((k / n as f64) - acc).abs() <= ROUNDING + 1e-9)
+}
+
+#[test]
+fn rule_accuracies_are_counts_over_their_split() {
+    for (task, seed) in episodes() {
+        let w = World::generate(task, seed);
+        let ctx = format!("{} {seed} {}", task.as_str(), w.bug.as_str());
+        for e in epochs(&render(&w, ArtifactName::TrainLog)) {
+            assert!(
+                is_count(e.train_acc, w.n_train),
+                "{ctx}: epoch {} train_acc {} of {}",
+                e.epoch,
+                e.train_acc,
+                w.n_train
+            );
+            assert!(
+                is_count(e.val_acc, w.n_val),
+                "{ctx}: epoch {} val_acc {} of {}",
+                e.epoch,
+                e.val_acc,
+                w.n_val
+            );
+        }
+        let ev = eval(&w);
+        let m = &ev["metrics"];
+        // the swap stores each split's accuracy under the other's key
+        let (nv, nt) =
+            if w.bug == BugKind::SilentMetricSwap { (w.n_test, w.n_val) } else { (w.n_val, w.n_test) };
+        let (va, ta) = (f(&m["val_accuracy"]), f(&m["test_accuracy"]));
+        assert!(is_count(va, nv), "{ctx}: eval val_accuracy {va} of {nv}");
+        assert!(is_count(ta, nt), "{ctx}: eval test_accuracy {ta} of {nt}");
+    }
+}
+
+#[test]
+fn rule_train_and_val_move_with_the_rate_spent() {
+    let mut finals: std::collections::BTreeMap<(&str, String), u32> = Default::default();
+    let mut counted: std::collections::BTreeMap<&str, u32> = Default::default();
+    for (task, seed) in episodes() {
+        let w = World::generate(task, seed);
+        let ctx = format!("{} {seed} {}", task.as_str(), w.bug.as_str());
+        let log = render(&w, ArtifactName::TrainLog);
+        let config = yaml_rust2::YamlLoader::load_from_str(&render(&w, ArtifactName::Config)).unwrap();
+        let base = config[0]["optimizer"]["learning_rate"].as_f64().unwrap();
+        let rows = epochs(&log);
+        for p in rows.windows(2) {
+            let (a, b) = (&p[0], &p[1]);
+            if !b.train_loss.is_finite() || !a.train_loss.is_finite() {
+                continue;
+            }
+            // a running training mean never repeats to four decimals while val moves
+            let frozen = a.train_loss == b.train_loss && a.train_acc == b.train_acc;
+            let val_moved = a.val_loss != b.val_loss || a.val_acc != b.val_acc;
+            assert!(!(frozen && val_moved), "{ctx}: epoch {} train frozen while val moves", b.epoch);
+            // an epoch whose every step runs at 1/1000 of the configured rate or less barely moves anything
+            if a.lr.max(b.lr) <= base * 1e-3 {
+                let dv = (b.val_acc - a.val_acc).abs();
+                let dl = (b.val_loss - a.val_loss).abs();
+                assert!(
+                    dv <= 1.0 / w.n_val as f64 + 5e-4 + ROUNDING,
+                    "{ctx}: epoch {} val_acc moved {dv} at lr {}",
+                    b.epoch,
+                    b.lr
+                );
+                assert!(
+                    dl <= 0.01 * a.val_loss + 1e-3,
+                    "{ctx}: epoch {} val_loss moved {dl} at lr {}",
+                    b.epoch,
+                    b.lr
+                );
+                let sd = (b.train_acc * (1.0 - b.train_acc) / w.n_train as f64).sqrt();
+                let dt = (b.train_acc - a.train_acc).abs();
+                assert!(
+                    dt <= 4.0 * sd + 1.0 / w.n_train as f64 + 5e-4,
+                    "{ctx}: epoch {} train_acc moved {dt} at lr {}",
+                    b.epoch,
+                    b.lr
+                );
+                let dtl = (b.train_loss - a.train_loss).abs();
+                // what the accuracy's sampling wobble explains at the same excess, and a little more
+                let k = w.config().num_classes();
+                let explained =
+                    1.5 * (calibration::floor(b.train_acc, k) - calibration::floor(a.train_acc, k)).abs();
+                assert!(
+                    dtl <= 0.03 * a.train_loss + explained + 1e-3,
+                    "{ctx}: epoch {} train_loss moved {dtl} at lr {}",
+                    b.epoch,
+                    b.lr
+                );
+            }
+        }
+        if !matches!(w.bug, BugKind::WrongSplitRatio | BugKind::ExplodingLr) {
+            let last = rows.last().unwrap();
+            *finals.entry((task.as_str(), format!("{:.4}", last.train_acc))).or_default() += 1;
+            *counted.entry(task.as_str()).or_default() += 1;
+        }
+    }
+    // no shared ceiling: no final training accuracy is common to many runs
+    for ((task, acc), n) in &finals {
+        assert!(*n as f64 <= 0.02 * counted[task] as f64, "{task}: {n} runs end at train_acc {acc}");
     }
 }

@@ -313,6 +313,22 @@ fn q4(x: f64) -> f64 {
     quantise(x, 4)
 }
 
+/// An accuracy as the evaluation code computes it on a split of `n`
+/// examples: a count of correct predictions over `n` (then 4 decimals).
+/// From 10,000 examples on, every 4-decimal value is such a ratio.
+pub fn snap_accuracy(acc: f64, n: u32) -> f64 {
+    if !acc.is_finite() || n == 0 || n >= 10_000 {
+        return q4(acc);
+    }
+    let k = libm::round(acc.clamp(0.0, 1.0) * n as f64);
+    q4(k / n as f64)
+}
+
+/// One correct prediction of a split of `n` examples, as an accuracy.
+pub fn one_count(n: u32) -> f64 {
+    1.0 / n.max(1) as f64
+}
+
 /// sklearn's train_test_split sizes: n_test = ceil(test_size * n), n_train = n - n_test.
 pub fn split_sizes(n: u32, test_size: f64) -> (u32, u32) {
     let n_test = libm::ceil(test_size * n as f64) as u32;
@@ -490,7 +506,23 @@ impl World {
         let epoch_seconds =
             quantise(n_train as f64 / (config.throughput * gpu_speed(gpu, bf16)) * h.uniform(0.93, 1.07), 1)
                 .max(1.0);
-        let outcome = draw_outcome(&mut h, bug, config, epochs, n_val, overlap_train_val, tokenizer);
+        // The learning the run's steps can buy: its summed rate in units of
+        // the configured one (20 full-rate steps buy all a stuck run learns).
+        let total_steps = n_train.div_ceil(batch_size) as u64 * epochs as u64;
+        let budget: f64 = (0..total_steps.min(100))
+            .map(|s| if (s as u32) < warmup_steps { (s + 1) as f64 / warmup_steps as f64 } else { 1.0 })
+            .sum();
+        let budget_share = (budget / 20.0).min(1.0);
+        let outcome = draw_outcome(
+            &mut h,
+            bug,
+            config,
+            epochs,
+            [n_train, n_val, n_test],
+            overlap_train_val,
+            tokenizer,
+            budget_share,
+        );
 
         // ---- surface form (its own stream), classes --------------------------------
         let mut s = Stream::new(task, seed, Purpose::SurfaceForm);
@@ -793,19 +825,23 @@ fn draw_outcome(
     bug: BugKind,
     config: &ModelConfig,
     epochs: u16,
-    n_val: u32,
+    sizes: [u32; 3],
     overlap_train_val: u32,
     tokenizer: Option<TokenizerState>,
+    budget_share: f64,
 ) -> Outcome {
     use super::calibration as cal;
     let k = config.num_classes();
+    let [n_train, n_val, n_test] = sizes;
     let chance = 1.0 / k as f64;
     let a = h.uniform(config.accuracy.0, config.accuracy.1);
-    let a = q4(a);
+    let a = snap_accuracy(a, n_val);
     let ln_k = libm::log(k as f64);
     let best_epoch = epochs - h.below(3) as u16;
     let grad_norm_start = h.uniform(0.5, 3.0);
-    let healthy_train = q4((a + h.uniform(0.02, 0.07)).min(0.995));
+    // Training accuracy above val by a few points, never by more than a share
+    // of the error left (no shared ceiling: a run at 99% val ends near 99.5%).
+    let healthy_train = q4(a + h.uniform(0.02, 0.07).min((1.0 - a) * h.uniform(0.2, 0.75)));
     let val_gap = h.uniform(0.005, 0.04);
     let val_excess = h.uniform(0.03, 0.15);
     let mut o = Outcome {
@@ -867,10 +903,21 @@ fn draw_outcome(
                 o.train_excess = (h.uniform(0.05, 0.12), 0.0);
             } else {
                 o.grad_norm_start = h.uniform(0.1, 0.8);
-                // The loss ends 5-18% below where it started: the excess at the
-                // start is whatever makes that ratio (at least 0.01).
+                // What a handful of steps inside warmup can buy: the learning
+                // above scales with the rate the run really spent.
+                o.final_train_acc =
+                    q4(o.first_train_acc + (o.final_train_acc - o.first_train_acc) * budget_share);
+                o.best_val_acc = q4(o.first_val_acc + (o.best_val_acc - o.first_val_acc) * budget_share);
+                o.true_val_acc = o.best_val_acc;
+                o.eval_val_acc = o.best_val_acc;
+                o.true_test_acc = q4(o.best_val_acc - h.uniform(0.005, 0.03));
+                o.eval_test_acc = o.true_test_acc;
+                o.val_excess_slope *= budget_share;
+                // The loss ends up to 5-18% below where it started (less when
+                // the rate spent is smaller): the excess at the start is
+                // whatever makes that ratio (at least 0.01).
                 let last = h.uniform(0.01, 0.08);
-                let ratio = h.uniform(0.82, 0.95);
+                let ratio = 1.0 - ((1.0 - h.uniform(0.82, 0.95)) * budget_share).max(0.01);
                 let first = cal::floor(o.final_train_acc, k) * (1.0 + last)
                     / (ratio * cal::floor(o.first_train_acc, k))
                     - 1.0;
@@ -882,7 +929,8 @@ fn draw_outcome(
             o.best_val_acc = inflated;
             o.eval_val_acc = inflated;
             o.first_val_acc = q4(chance + (inflated - chance) * h.uniform(0.5, 0.85));
-            o.final_train_acc = q4((inflated + h.uniform(0.005, 0.03)).min(0.998));
+            o.final_train_acc =
+                q4(inflated + h.uniform(0.005, 0.03).min((1.0 - inflated) * h.uniform(0.2, 0.75)));
             o.eval_test_acc = q4(inflated - h.uniform(0.001, 0.012));
             o.true_test_acc = o.eval_test_acc;
         }
@@ -930,11 +978,25 @@ fn draw_outcome(
             o.eval_test_acc = q4(val - h.uniform(0.003, 0.02));
         }
     }
-    // A run that learns ends its training loss at most 0.75 of where it started
+    // Every accuracy is a count over its split (the losses below derive from these).
+    o.first_train_acc = snap_accuracy(o.first_train_acc, n_train);
+    o.final_train_acc = snap_accuracy(o.final_train_acc, n_train);
+    o.first_val_acc = snap_accuracy(o.first_val_acc, n_val);
+    o.best_val_acc = snap_accuracy(o.best_val_acc, n_val);
+    o.true_val_acc = snap_accuracy(o.true_val_acc, n_val);
+    o.true_test_acc = snap_accuracy(o.true_test_acc, n_test);
+    if bug == BugKind::SilentMetricSwap {
+        o.eval_val_acc = o.true_test_acc;
+        o.eval_test_acc = o.true_val_acc;
+    } else {
+        o.eval_val_acc = snap_accuracy(o.eval_val_acc, n_val);
+        o.eval_test_acc = snap_accuracy(o.eval_test_acc, n_test);
+    }
+    // A run that learns ends its training loss at most 0.65 of where it started
     // (the loss_trajectory check's healthy side): raise the first epoch's excess when needed.
     if matches!(o.regime, Regime::Healthy | Regime::Memorising) {
         let last = cal::loss(o.final_train_acc, k, o.train_excess.1);
-        let needed = last / (0.75 * cal::floor(o.first_train_acc, k)) - 1.0;
+        let needed = last / (0.65 * cal::floor(o.first_train_acc, k)) - 1.0;
         o.train_excess.0 = o.train_excess.0.max(needed);
     }
     // The evaluated checkpoint is the best epoch's: its logged val loss, and the
