@@ -862,3 +862,41 @@ fn rule_train_and_val_move_with_the_rate_spent() {
         assert!(*n as f64 <= 0.02 * counted[task] as f64, "{task}: {n} runs end at train_acc {acc}");
     }
 }
+
+#[test]
+fn rule_parameters_follow_the_logged_vocabulary() {
+    use mlops_debug_env::env::world::embedding_width;
+    let mut vocab: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    for (task, seed) in episodes() {
+        let w = World::generate(task, seed);
+        let ctx = format!("{} {seed} {}", task.as_str(), w.bug.as_str());
+        let card: Value = serde_json::from_str(&render(&w, ArtifactName::ModelCard)).unwrap();
+        let log = render(&w, ArtifactName::TrainLog);
+        let params = card["parameters"].as_u64().unwrap();
+        let c = w.config();
+        let Some((name, base)) = c.tokenizer else {
+            assert_eq!(params, c.parameters, "{ctx}");
+            continue;
+        };
+        let t = &card["tokenizer"];
+        let size = t["vocab_size"].as_u64().unwrap();
+        let logged = log.lines().find_map(|l| kv(l, "vocab_size")).map(num).unwrap() as u64;
+        assert_eq!(size, logged, "{ctx}: card and log agree on the vocabulary");
+        // one embedding row per entry added to the public vocabulary (a frozen encoder's head alone is counted)
+        let expected = if c.frozen_encoder {
+            c.parameters
+        } else {
+            c.parameters + (size - base as u64) * embedding_width(name)
+        };
+        assert_eq!(params, expected, "{ctx}: {params} parameters at vocabulary {size}");
+        // one tokenizer version, one vocabulary, in every episode
+        let version = t["version"].as_str().unwrap().to_string();
+        let previous = t["previous_version"].as_str().unwrap().to_string();
+        let added = t["tokens_added_since_previous"].as_u64().unwrap();
+        let seen = *vocab.entry((name.to_string(), version.clone())).or_insert(size);
+        assert_eq!(seen, size, "{ctx}: {name} {version} has one vocabulary");
+        if let Some(&before) = vocab.get(&(name.to_string(), previous.clone())) {
+            assert_eq!(before + added, size, "{ctx}: {previous} + {added} = {version}");
+        }
+    }
+}

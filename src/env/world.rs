@@ -48,8 +48,14 @@ pub const GPU_MEMORY_GB: [f64; 4] = [40.0, 24.0, 24.0, 80.0];
 /// Memory a training step needs for `micro_batch` samples, in GB: weights,
 /// gradients and optimiser state (4 + 4 + 8 bytes a parameter for Adam/AdamW,
 /// 4 + 4 + 4 for SGD with momentum), activations, and 1.5 GB of CUDA context and workspace.
-pub fn step_memory_gb(config: &ModelConfig, adaptive: bool, bf16: bool, micro_batch: u32) -> f64 {
-    let states = config.parameters as f64 * if adaptive { 16.0 } else { 12.0 } / 1e9;
+pub fn step_memory_gb(
+    config: &ModelConfig,
+    parameters: u64,
+    adaptive: bool,
+    bf16: bool,
+    micro_batch: u32,
+) -> f64 {
+    let states = parameters as f64 * if adaptive { 16.0 } else { 12.0 } / 1e9;
     let activations = config.activation_mb * if bf16 { 1.0 } else { 2.0 } * micro_batch as f64 / 1e3;
     states + activations + 1.5
 }
@@ -427,9 +433,31 @@ impl World {
             }
             _ => intended_batch,
         };
+        // ---- tokenizer -------------------------------------------------------
+        // The team's tokenizer registry extends the public vocabulary version
+        // by version; what each version added is a property of the tokenizer
+        // (the same name and version has the same vocabulary in every run).
+        let tokenizer = config.tokenizer.map(|(name, base)| {
+            let train_version = Version { major: h.range_u32(2, 5) as u8, minor: h.range_u32(1, 9) as u8 };
+            let previous_version = Version { major: train_version.major, minor: train_version.minor - 1 };
+            let train_unk_rate = quantise(h.uniform(0.0005, 0.004), 4);
+            let drift = bug == BugKind::TokenizerVersionDrift;
+            TokenizerState {
+                train_version,
+                eval_version: if drift { previous_version } else { train_version },
+                previous_version,
+                tokens_added: tokens_added_in(name, train_version),
+                vocab_size: base + registry_additions(name, train_version),
+                eval_unk_rate: if drift { quantise(h.uniform(0.10, 0.25), 4) } else { train_unk_rate },
+                train_unk_rate,
+            }
+        });
+        // The model's parameters: the public checkpoint's with its
+        // embedding matrix resized to the training vocabulary.
+        let parameters = model_parameters(config, tokenizer.as_ref());
         let mut micro_batch_size = batch_size;
         while micro_batch_size > 1
-            && step_memory_gb(config, optimizer.is_adaptive(), bf16, micro_batch_size)
+            && step_memory_gb(config, parameters, optimizer.is_adaptive(), bf16, micro_batch_size)
                 > 0.9 * GPU_MEMORY_GB[gpu as usize]
         {
             micro_batch_size /= 2;
@@ -482,24 +510,6 @@ impl World {
             [train, val, test]
         });
 
-        // ---- tokenizer -------------------------------------------------------
-        let tokenizer = config.tokenizer.map(|_| {
-            let train_version = Version { major: h.range_u32(2, 5) as u8, minor: h.range_u32(1, 9) as u8 };
-            let previous_version = Version { major: train_version.major, minor: train_version.minor - 1 };
-            let tokens_added = h.range_u32(150, 900);
-            let earlier_additions = h.range_u32(0, 400) * (train_version.minor as u32 - 1);
-            let train_unk_rate = quantise(h.uniform(0.0005, 0.004), 4);
-            let drift = bug == BugKind::TokenizerVersionDrift;
-            TokenizerState {
-                train_version,
-                eval_version: if drift { previous_version } else { train_version },
-                previous_version,
-                tokens_added,
-                vocab_size: config.tokenizer.map_or(0, |(_, base)| base) + earlier_additions + tokens_added,
-                eval_unk_rate: if drift { quantise(h.uniform(0.10, 0.25), 4) } else { train_unk_rate },
-                train_unk_rate,
-            }
-        });
         let sklearn_version = Version { major: 1, minor: h.range_u32(2, 5) as u8 };
 
         // Seconds per epoch from the model's throughput on this GPU at this precision.
@@ -676,8 +686,56 @@ impl World {
         format!("checkpoints/epoch_{:03}.pt", self.outcome.best_epoch)
     }
 
+    /// Parameters of the trained model (the model card's count).
+    pub fn parameters(&self) -> u64 {
+        model_parameters(self.config(), self.tokenizer.as_ref())
+    }
+
     pub fn steps_per_epoch(&self) -> u32 {
         self.n_train.div_ceil(self.batch_size)
+    }
+}
+
+/// Width of a tokenizer's embedding rows (ALBERT and ELECTRA-small factorise
+/// their embeddings to 128; MiniLM-L12-H384 is 384 wide; the rest 768).
+pub fn embedding_width(tokenizer: &str) -> u64 {
+    match tokenizer {
+        "albert-base-v2" | "electra-small-discriminator" => 128,
+        "all-minilm-l12-v2" => 384,
+        _ => 768,
+    }
+}
+
+/// A fixed hash of a tokenizer name and a version (FNV-1a): the registry's
+/// record of what that version added, the same in every episode.
+fn registry_hash(name: &str, major: u8, minor: u8) -> u64 {
+    let mut x: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes().chain([major, minor]) {
+        x ^= b as u64;
+        x = x.wrapping_mul(0x0100_0000_01b3);
+    }
+    x
+}
+
+/// Entries the tokenizer's version `v` added over the version before it (150-900).
+pub fn tokens_added_in(name: &str, v: Version) -> u32 {
+    150 + (registry_hash(name, v.major, v.minor) % 751) as u32
+}
+
+/// Entries every version up to `v` added over the public vocabulary.
+pub fn registry_additions(name: &str, v: Version) -> u32 {
+    (1..=v.minor).map(|m| tokens_added_in(name, Version { major: v.major, minor: m })).sum()
+}
+
+/// The trained model's parameter count: the public checkpoint with its head,
+/// plus one embedding row per vocabulary entry the registry added (a frozen
+/// encoder's head alone is trained, and counted).
+pub fn model_parameters(config: &ModelConfig, tokenizer: Option<&TokenizerState>) -> u64 {
+    match (config.tokenizer, tokenizer) {
+        (Some((name, base)), Some(t)) if !config.frozen_encoder => {
+            config.parameters + (t.vocab_size - base) as u64 * embedding_width(name)
+        }
+        _ => config.parameters,
     }
 }
 
@@ -988,6 +1046,9 @@ fn draw_outcome(
     if bug == BugKind::SilentMetricSwap {
         o.eval_val_acc = o.true_test_acc;
         o.eval_test_acc = o.true_val_acc;
+    } else if bug == BugKind::LabelEncoderMismatch {
+        o.eval_val_acc = snap_accuracy(cal::permuted_accuracy(o.true_val_acc, k), n_val);
+        o.eval_test_acc = snap_accuracy(cal::permuted_accuracy(o.true_test_acc, k), n_test);
     } else {
         o.eval_val_acc = snap_accuracy(o.eval_val_acc, n_val);
         o.eval_test_acc = snap_accuracy(o.eval_test_acc, n_test);
