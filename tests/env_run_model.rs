@@ -603,9 +603,13 @@ fn rule_status_lines_are_borne_out() {
         if status.contains("far from what this setup usually reaches") {
             assert!(val < w.config().accuracy.0 - 0.1, "{ctx}: {status} but eval accuracy {val}");
         }
-        if status.contains("finished cleanly") {
+        // a run that stopped on an error did not finish or complete
+        if status.contains("finished") || status.contains("completed") {
             assert!(!log.contains(" ERROR "), "{ctx}: {status} but the log has an error");
             assert!(log.contains("training finished after"), "{ctx}");
+        }
+        if status.contains("cleanly") {
+            assert!(!log.contains(" WARNING "), "{ctx}: {status} but the log has a warning");
         }
         for claim in ["do not hold up", "fresh hold-out", "overfit", "leak"] {
             assert!(!status.contains(claim), "{ctx}: the status claims {claim:?}");
@@ -898,5 +902,28 @@ fn rule_parameters_follow_the_logged_vocabulary() {
         if let Some(&before) = vocab.get(&(name.to_string(), previous.clone())) {
             assert_eq!(before + added, size, "{ctx}: {previous} + {added} = {version}");
         }
+    }
+}
+
+#[test]
+fn rule_uploads_are_one_batch_after_the_run() {
+    use mlops_debug_env::env::Episode;
+    for (task, seed) in episodes() {
+        let w = World::generate(task, seed);
+        let ctx = format!("{} {seed} {}", task.as_str(), w.bug.as_str());
+        let ev = eval(&w);
+        let eval_s = unix(ev["timestamp"].as_str().unwrap());
+        let ep = Episode::new(task, seed, "t");
+        let obs = serde_json::to_value(ep.reset_observation(Vec::new())).unwrap();
+        let ups: Vec<u64> = obs["available_artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| unix(a["last_modified"].as_str().unwrap()))
+            .collect();
+        // one upload, in listing order, after everything the artifacts record
+        assert!(ups.windows(2).all(|p| p[0] < p[1]), "{ctx}: uploads in listing order {ups:?}");
+        assert!(ups[5] - ups[0] <= 30, "{ctx}: one batch {ups:?}");
+        assert!(ups[0] > eval_s, "{ctx}: uploaded after the evaluation");
     }
 }

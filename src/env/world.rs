@@ -582,9 +582,12 @@ impl World {
         let mut t = Stream::new(task, seed, Purpose::Timestamps);
         // Uploads first (2025-02-10 .. 2026-07-14), from nothing about the run.
         let uploaded_at = t.range_u64(1_739_145_600, 1_783_987_200);
+        // One upload of the six, in listing order, each 1-4 s after the one before.
         let mut upload_offsets = [0u16; 6];
+        let mut at = 0u16;
         for o in upload_offsets.iter_mut() {
-            *o = t.below(3_600) as u16;
+            *o = at;
+            at += 1 + t.below(4) as u16;
         }
         // The evaluation ends 10 minutes to 3 days before the first upload.
         let upload_gap_s = t.range_u64(600, 3 * 86_400);
