@@ -927,3 +927,75 @@ fn rule_uploads_are_one_batch_after_the_run() {
         assert!(ups[0] > eval_s, "{ctx}: uploaded after the evaluation");
     }
 }
+
+/// Pooled mean and std of a dataset's pixels under the ImageNet constants
+/// (published per-channel pixel statistics; grey images repeated on 3 channels).
+fn imagenet_normalised(dataset: &str) -> (f64, f64) {
+    let (m, s): ([f64; 3], [f64; 3]) = match dataset {
+        "cifar10" => ([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]),
+        "cifar100" => ([0.5071, 0.4865, 0.4409], [0.2673, 0.2564, 0.2762]),
+        "fashion_mnist" => ([0.2860; 3], [0.3530; 3]),
+        "mnist" => ([0.1307; 3], [0.3081; 3]),
+        "stl10" => ([0.4467, 0.4398, 0.4066], [0.2603, 0.2566, 0.2713]),
+        other => panic!("no pixel statistics for {other}"),
+    };
+    let (mean_c, std_c) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
+    let mu: Vec<f64> = (0..3).map(|c| (m[c] - mean_c[c]) / std_c[c]).collect();
+    let mean = mu.iter().sum::<f64>() / 3.0;
+    let second = (0..3).map(|c| (s[c] / std_c[c]).powi(2) + mu[c] * mu[c]).sum::<f64>() / 3.0;
+    (mean, (second - mean * mean).sqrt())
+}
+
+#[test]
+fn rule_splits_and_statistics_are_what_sampling_gives() {
+    use mlops_debug_env::env::catalogue::Modality;
+    for (task, seed) in episodes() {
+        let w = World::generate(task, seed);
+        let ctx = format!("{} {seed} {}", task.as_str(), w.bug.as_str());
+        let code = render(&w, ArtifactName::Preprocessing);
+        let stats: Value = serde_json::from_str(&render(&w, ArtifactName::DatasetStats)).unwrap();
+        // a stratified 50/50 split of the hold-out: val and test within one example per class
+        if code.contains("stratify=y_hold") {
+            for (c, (v, t)) in w.class_counts[1].iter().zip(&w.class_counts[2]).enumerate() {
+                assert!(v.abs_diff(*t) <= 1, "{ctx}: class {c} val {v} test {t}");
+            }
+        }
+        // val drawn afresh from all rows: its overlap with train is hypergeometric
+        if w.bug == BugKind::DataLeakageOverlap {
+            let (n, nv, nt) = (w.n_total as f64, w.n_val as f64, w.n_train as f64);
+            let p = nt / n;
+            let sd = (nv * p * (1.0 - p) * (n - nv) / (n - 1.0)).sqrt();
+            let tv = stats["overlap"]["train_val"].as_f64().unwrap();
+            assert!((tv - nv * p).abs() <= 5.0 * sd + 1.0, "{ctx}: overlap {tv} vs {} +- {sd:.1}", nv * p);
+        }
+        let fs = &stats["feature_stats"];
+        if fs.is_null() || w.normaliser_fitted_before_split {
+            continue;
+        }
+        let features = match w.config().modality {
+            Modality::Tabular => w.config().input_size as f64,
+            Modality::Image => 4.0,
+            Modality::Text => 50.0,
+        };
+        let fixed = code.contains("IMAGENET_MEAN");
+        let (whole_mean, whole_std) =
+            if fixed { imagenet_normalised(w.config().data.name) } else { (0.0, 1.0) };
+        for (split, n) in [("train", w.n_train), ("val", w.n_val), ("test", w.n_test)] {
+            let (mean, std) = (f(&fs[split]["mean"]), f(&fs[split]["std"]));
+            if split == "train" && !fixed {
+                assert_eq!((mean, std), (0.0, 1.0), "{ctx}: a scaler fitted on train gives train 0 and 1");
+                continue;
+            }
+            let values = n as f64 * features;
+            let (se_m, se_s) = (whole_std / values.sqrt(), whole_std / (2.0 * values).sqrt());
+            assert!(
+                (mean - whole_mean).abs() <= 5.0 * se_m + 2e-4,
+                "{ctx}: {split} mean {mean} vs {whole_mean:.4}"
+            );
+            assert!(
+                (std - whole_std).abs() <= 5.0 * se_s + 2e-4,
+                "{ctx}: {split} std {std} vs {whole_std:.4}"
+            );
+        }
+    }
+}

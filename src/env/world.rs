@@ -404,9 +404,11 @@ impl World {
         let (n_val, n_test, overlap_train_val, overlap_val_test) = if bug == BugKind::DataLeakageOverlap {
             // The test split is the first call's hold-out; val is a fresh draw from all data.
             let (_, n_val) = split_sizes(n_total, val_draw_permille as f64 / 1000.0);
-            let jitter = h.uniform(0.97, 1.03);
-            let tv = libm::round(n_val as f64 * n_train as f64 / n_total as f64 * jitter) as u32;
-            let tv = tv.min(n_val);
+            // hypergeometric: n_val drawn from n_total of which n_train are training rows
+            let p = n_train as f64 / n_total as f64;
+            let fpc = (n_total - n_val) as f64 / (n_total as f64 - 1.0).max(1.0);
+            let sd = libm::sqrt(n_val as f64 * p * (1.0 - p) * fpc);
+            let tv = libm::round(n_val as f64 * p + sd * normal(&mut h)).clamp(0.0, n_val as f64) as u32;
             // train and test partition the data, so every val example is in one of them
             let vt = n_val - tv;
             (n_val, n_hold, tv, vt)
@@ -471,17 +473,31 @@ impl World {
             (_, _) => Normaliser::None,
         };
         let normaliser_fitted_before_split = bug == BugKind::DataLeakageScaler;
+        // Pooled over every value of a split; a split's mean and std differ
+        // from the whole's by their standard errors (`features` independent
+        // values an example, about).
+        let features = match config.modality {
+            Modality::Tabular => config.input_size as f64,
+            Modality::Image => 4.0,
+            Modality::Text => 50.0,
+        };
+        let sizes = [n_train, n_val, n_test];
         let feature_stats = match normaliser {
             Normaliser::None => None,
             Normaliser::FixedConstants => {
-                let train = SplitStats { mean: q4(h.uniform(-0.3, 0.3)), std: q4(h.uniform(0.8, 1.2)) };
-                Some(shifted_splits(&mut h, train))
+                // the dataset's pixel statistics under the ImageNet constants
+                let whole = imagenet_normalised(config.data.name);
+                Some(sampled_splits(&mut h, whole, sizes, features, None))
             }
             _ if normaliser_fitted_before_split => {
                 let all = SplitStats { mean: 0.0, std: 1.0 };
                 Some([all, all, all])
             }
-            _ => Some(shifted_splits(&mut h, SplitStats { mean: 0.0, std: 1.0 })),
+            // fitted on train: train is exactly 0 and 1, val and test within their standard errors
+            _ => {
+                let train = SplitStats { mean: 0.0, std: 1.0 };
+                Some(sampled_splits(&mut h, train, sizes, features, Some(train)))
+            }
         };
         // Token lengths before truncation: the dataset's profile, each split within 1-3% of it.
         let token_lengths = config.data.tokens.filter(|_| config.modality == Modality::Text).map(|p| {
@@ -742,18 +758,68 @@ pub fn model_parameters(config: &ModelConfig, tokenizer: Option<&TokenizerState>
     }
 }
 
-/// Val and test statistics close to (never identical with) the train statistics.
-fn shifted_splits(h: &mut Stream, train: SplitStats) -> [SplitStats; 3] {
-    let shifted = |h: &mut Stream| {
-        let sign = if h.chance(0.5) { 1.0 } else { -1.0 };
-        SplitStats {
-            mean: q4(train.mean + sign * h.uniform(0.005, 0.04) * train.std),
-            std: q4(train.std * (1.0 + sign * h.uniform(0.005, 0.04))),
+/// Pixel mean and std per channel in [0, 1] (grey datasets repeat one channel
+/// three times: `grayscale_to_rgb`), from the datasets' published statistics.
+fn pixel_stats(dataset: &str) -> ([f64; 3], [f64; 3]) {
+    match dataset {
+        "cifar10" => ([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]),
+        "cifar100" => ([0.5071, 0.4865, 0.4409], [0.2673, 0.2564, 0.2762]),
+        "fashion_mnist" => ([0.2860; 3], [0.3530; 3]),
+        "mnist" => ([0.1307; 3], [0.3081; 3]),
+        _ => ([0.4467, 0.4398, 0.4066], [0.2603, 0.2566, 0.2713]), // stl10
+    }
+}
+
+/// Mean and std of a dataset's pixels after `(x - IMAGENET_MEAN) / IMAGENET_STD`,
+/// pooled over the three channels (MNIST: mean -1.41, std 1.37).
+fn imagenet_normalised(dataset: &str) -> SplitStats {
+    const MEAN: [f64; 3] = [0.485, 0.456, 0.406];
+    const STD: [f64; 3] = [0.229, 0.224, 0.225];
+    let (m, s) = pixel_stats(dataset);
+    let mut mean = 0.0;
+    let mut second = 0.0;
+    for c in 0..3 {
+        let (mc, sc) = ((m[c] - MEAN[c]) / STD[c], s[c] / STD[c]);
+        mean += mc / 3.0;
+        second += (sc * sc + mc * mc) / 3.0;
+    }
+    SplitStats { mean, std: libm::sqrt(second - mean * mean) }
+}
+
+/// Each split's statistics: the whole's, moved by the standard error of a
+/// split of its size (`features` independent values an example); `exact`
+/// is the statistics of the split a scaler was fitted on (train), reported
+/// as fitted; val never prints train's statistics exactly (a rounding
+/// coincidence the feature check would read as a fitted-on-everything scaler).
+fn sampled_splits(
+    h: &mut Stream,
+    whole: SplitStats,
+    sizes: [u32; 3],
+    features: f64,
+    exact: Option<SplitStats>,
+) -> [SplitStats; 3] {
+    let mut out = [whole; 3];
+    for (i, o) in out.iter_mut().enumerate() {
+        let values = sizes[i].max(1) as f64 * features;
+        let se_mean = whole.std / libm::sqrt(values);
+        let se_std = whole.std / libm::sqrt(2.0 * values);
+        *o = SplitStats {
+            mean: q4(whole.mean + se_mean * normal(h)),
+            std: q4(whole.std + se_std * normal(h)),
+        };
+    }
+    if let Some(fit) = exact {
+        out[0] = SplitStats { mean: q4(fit.mean), std: q4(fit.std) };
+        let first = out[0];
+        for o in out.iter_mut().skip(1) {
+            if *o == first {
+                o.mean = q4(o.mean + if h.chance(0.5) { 1e-4 } else { -1e-4 });
+            }
         }
-    };
-    let val = shifted(h);
-    let test = shifted(h);
-    [train, val, test]
+    } else if out[1] == out[0] {
+        out[1].mean = q4(out[1].mean + 1e-4);
+    }
+    out
 }
 
 /// The surface-form bit of a stratified split (artifacts/code.rs's OPT_STRATIFY).
@@ -833,17 +899,22 @@ fn split_class_counts(
     [train, val, test]
 }
 
-/// Integer counts proportional to `weights` that sum to `n` (largest remainders go first by index).
+/// Integer counts proportional to `weights` that sum to `n`: each class its
+/// floor, then one more to the classes with the largest remainders (ties by
+/// index), as sklearn's stratified split apportions: two halves of a pool
+/// differ by at most one example per class.
 fn apportion(n: u32, weights: &[f64]) -> Vec<u32> {
     let total: f64 = weights.iter().sum();
-    let mut counts: Vec<u32> = weights.iter().map(|w| libm::floor(n as f64 * w / total) as u32).collect();
-    let mut rest = n - counts.iter().sum::<u32>();
-    let mut i = 0;
-    let k = counts.len();
-    while rest > 0 {
-        counts[i % k] += 1;
-        rest -= 1;
-        i += 1;
+    let exact: Vec<f64> = weights.iter().map(|w| n as f64 * w / total).collect();
+    let mut counts: Vec<u32> = exact.iter().map(|&x| libm::floor(x) as u32).collect();
+    let rest = n.saturating_sub(counts.iter().sum::<u32>()) as usize;
+    let mut order: Vec<usize> = (0..counts.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (ra, rb) = (exact[a] - libm::floor(exact[a]), exact[b] - libm::floor(exact[b]));
+        rb.partial_cmp(&ra).unwrap_or(core::cmp::Ordering::Equal).then(a.cmp(&b))
+    });
+    for &i in order.iter().cycle().take(rest) {
+        counts[i] += 1;
     }
     counts
 }
