@@ -635,7 +635,7 @@ const KNOWN_MESSAGES: &[&str] = &[
     "trainer: training finished after ",
     "trainer: training stopped after ",
     // torch/storage.py
-    "UserWarning: TypedStorage is deprecated. It will be removed in the future and UntypedStorage will be the only storage class.",
+    "UserWarning: TypedStorage is deprecated. It will be removed in the future and UntypedStorage will be the only storage class. This should only matter to you if you are using storages directly.  To access UntypedStorage directly, use tensor.untyped_storage() instead of tensor.storage()",
     // torch/distributed/distributed_c10d.py
     "FutureWarning: `torch.distributed.reduce_op` is deprecated, please use `torch.distributed.ReduceOp` instead",
     // setuptools' pkg_resources
@@ -997,5 +997,40 @@ fn rule_splits_and_statistics_are_what_sampling_gives() {
                 "{ctx}: {split} std {std} vs {whole_std:.4}"
             );
         }
+    }
+}
+
+#[test]
+fn rule_config_and_messages_say_only_what_is_known() {
+    for (task, seed) in episodes() {
+        let w = World::generate(task, seed);
+        let ctx = format!("{} {seed} {}", task.as_str(), w.bug.as_str());
+        let log = render(&w, ArtifactName::TrainLog);
+        let code = render(&w, ArtifactName::Preprocessing);
+        let config = yaml_rust2::YamlLoader::load_from_str(&render(&w, ArtifactName::Config)).unwrap();
+        let s = &config[0]["scheduler"];
+        if s["name"].as_str() == Some("step") {
+            // StepLR's own arguments: the log's decays follow them
+            let step = s["step_size"].as_i64().unwrap() as usize;
+            assert_eq!(s["gamma"].as_f64(), Some(0.1), "{ctx}");
+            let rows = epochs(&log);
+            let lr0 = rows[0].lr;
+            for r in rows.iter().filter(|r| r.epoch as usize > 1) {
+                let decays = (r.epoch as usize - 1) / step;
+                let expected = lr0 * 0.1f64.powi(decays as i32);
+                if s["warmup_steps"].as_i64() == Some(0) {
+                    assert!(
+                        (r.lr - expected).abs() <= 0.06 * expected,
+                        "{ctx}: epoch {} lr {}",
+                        r.epoch,
+                        r.lr
+                    );
+                }
+            }
+        }
+        // a trainer measures a slow epoch; it cannot know why
+        assert!(!log.contains("filesystem"), "{ctx}");
+        // the public datasets have no id column
+        assert!(!code.contains("key=\"id\""), "{ctx}");
     }
 }

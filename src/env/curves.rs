@@ -55,7 +55,7 @@ pub fn lr_at_step(w: &World, s: u64) -> f64 {
             base * 0.5 * (1.0 + libm::cos(core::f64::consts::PI * (after / span).min(1.0)))
         }
         SchedulerKind::Step => {
-            let step_epochs = (w.epochs / 3).max(1) as u64;
+            let step_epochs = step_size_epochs(w) as u64;
             let epoch = s / w.steps_per_epoch() as u64;
             let mut lr = base;
             for _ in 0..(epoch / step_epochs) {
@@ -64,6 +64,11 @@ pub fn lr_at_step(w: &World, s: u64) -> f64 {
             lr
         }
     }
+}
+
+/// Epochs between two 10x decays of the `step` scheduler (config.yaml's step_size).
+pub fn step_size_epochs(w: &World) -> u16 {
+    (w.epochs / 3).max(1)
 }
 
 /// The rate the log prints for epoch `e` (1-based): that of the epoch's last step.
