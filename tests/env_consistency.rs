@@ -269,7 +269,12 @@ fn check_episode(task: TaskId, seed: u64) {
                     counts[c] as f64 / total * p
                 })
                 .sum();
-            assert!((expected - val).abs() < 1.5e-4, "{ctx}: eval accuracy {val} vs recomputed {expected}");
+            // the reported accuracy is a count over the split (one example of rounding)
+            let tolerance = 1.5e-4f64.max(1.0 / w.n_val as f64);
+            assert!(
+                (expected - val).abs() < tolerance,
+                "{ctx}: eval accuracy {val} vs recomputed {expected}"
+            );
             assert!(val < log_best - 0.05 && test < log_best - 0.05, "{ctx}");
         }
         BugKind::SilentMetricSwap => {

@@ -492,15 +492,32 @@ fn rule_round_four_decimal_metrics_are_rare() {
     for (task, seed) in episodes() {
         let w = World::generate(task, seed);
         let log = render(&w, ArtifactName::TrainLog);
+        // An accuracy over fewer than 10,000 examples is a count ratio
+        // (rule_accuracies_are_counts_over_their_split): 700/1000 is genuine.
         let mut values: Vec<String> = Vec::new();
+        let counted = |n: u32| n >= 10_000;
         for l in log.lines().filter(|l| l.contains("train_loss=")) {
-            for key in ["train_loss", "val_loss", "train_acc", "val_acc"] {
-                values.push(kv(l, key).unwrap().to_string());
+            for (key, n) in [
+                ("train_loss", u32::MAX),
+                ("val_loss", u32::MAX),
+                ("train_acc", w.n_train),
+                ("val_acc", w.n_val),
+            ] {
+                if counted(n) {
+                    values.push(kv(l, key).unwrap().to_string());
+                }
             }
         }
         let ev = eval(&w);
-        for key in ["val_loss", "val_accuracy", "test_loss", "test_accuracy"] {
-            values.push(mlops_debug_env::env::num::fixed(f(&ev["metrics"][key]), 4));
+        for (key, n) in [
+            ("val_loss", u32::MAX),
+            ("val_accuracy", w.n_val.min(w.n_test)),
+            ("test_loss", u32::MAX),
+            ("test_accuracy", w.n_val.min(w.n_test)),
+        ] {
+            if counted(n) {
+                values.push(mlops_debug_env::env::num::fixed(f(&ev["metrics"][key]), 4));
+            }
         }
         for v in values.iter().filter(|v| v.contains('.')) {
             total += 1;
@@ -557,7 +574,8 @@ fn rule_hardware_fits_and_sets_the_pace() {
         for l in log.lines().filter(|l| l.contains("train_loss=")) {
             let epoch: u16 = l.split(" epoch ").nth(1).unwrap().split('/').next().unwrap().parse().unwrap();
             let seconds = num(kv(l, "time").unwrap());
-            if slow.contains(&epoch) || seconds < 5.0 {
+            // (times print one decimal: short epochs carry a visible rounding share)
+            if slow.contains(&epoch) || seconds < 10.0 {
                 continue;
             }
             let rate = n_train / seconds / gpu_speed(gpu_index, bf16);
@@ -585,9 +603,13 @@ fn rule_status_lines_are_borne_out() {
         if status.contains("far from what this setup usually reaches") {
             assert!(val < w.config().accuracy.0 - 0.1, "{ctx}: {status} but eval accuracy {val}");
         }
-        if status.contains("finished cleanly") {
+        // a run that stopped on an error did not finish or complete
+        if status.contains("finished") || status.contains("completed") {
             assert!(!log.contains(" ERROR "), "{ctx}: {status} but the log has an error");
             assert!(log.contains("training finished after"), "{ctx}");
+        }
+        if status.contains("cleanly") {
+            assert!(!log.contains(" WARNING "), "{ctx}: {status} but the log has a warning");
         }
         for claim in ["do not hold up", "fresh hold-out", "overfit", "leak"] {
             assert!(!status.contains(claim), "{ctx}: the status claims {claim:?}");
@@ -613,7 +635,7 @@ const KNOWN_MESSAGES: &[&str] = &[
     "trainer: training finished after ",
     "trainer: training stopped after ",
     // torch/storage.py
-    "UserWarning: TypedStorage is deprecated. It will be removed in the future and UntypedStorage will be the only storage class.",
+    "UserWarning: TypedStorage is deprecated. It will be removed in the future and UntypedStorage will be the only storage class. This should only matter to you if you are using storages directly.  To access UntypedStorage directly, use tensor.untyped_storage() instead of tensor.storage()",
     // torch/distributed/distributed_c10d.py
     "FutureWarning: `torch.distributed.reduce_op` is deprecated, please use `torch.distributed.ReduceOp` instead",
     // setuptools' pkg_resources
@@ -732,5 +754,283 @@ fn rule_pipeline_trains_what_config_and_card_say() {
                 assert_eq!(constant("NUM_FEATURES"), Some(features), "{ctx}");
             }
         }
+    }
+}
+
+/// Whether a reported 4-decimal accuracy is k/n for an integer k.
+fn is_count(acc: f64, n: u32) -> bool {
+    if n >= 10_000 {
+        return true;
+    }
+    let k = (acc * n as f64).round();
+    [k - 1.0, k, k + 1.0].iter().any(|&k| k >= 0.0 && ((k / n as f64) - acc).abs() <= ROUNDING + 1e-9)
+}
+
+#[test]
+fn rule_accuracies_are_counts_over_their_split() {
+    for (task, seed) in episodes() {
+        let w = World::generate(task, seed);
+        let ctx = format!("{} {seed} {}", task.as_str(), w.bug.as_str());
+        for e in epochs(&render(&w, ArtifactName::TrainLog)) {
+            assert!(
+                is_count(e.train_acc, w.n_train),
+                "{ctx}: epoch {} train_acc {} of {}",
+                e.epoch,
+                e.train_acc,
+                w.n_train
+            );
+            assert!(
+                is_count(e.val_acc, w.n_val),
+                "{ctx}: epoch {} val_acc {} of {}",
+                e.epoch,
+                e.val_acc,
+                w.n_val
+            );
+        }
+        let ev = eval(&w);
+        let m = &ev["metrics"];
+        // the swap stores each split's accuracy under the other's key
+        let (nv, nt) =
+            if w.bug == BugKind::SilentMetricSwap { (w.n_test, w.n_val) } else { (w.n_val, w.n_test) };
+        let (va, ta) = (f(&m["val_accuracy"]), f(&m["test_accuracy"]));
+        assert!(is_count(va, nv), "{ctx}: eval val_accuracy {va} of {nv}");
+        assert!(is_count(ta, nt), "{ctx}: eval test_accuracy {ta} of {nt}");
+    }
+}
+
+#[test]
+fn rule_train_and_val_move_with_the_rate_spent() {
+    let mut finals: std::collections::BTreeMap<(&str, String), u32> = Default::default();
+    let mut counted: std::collections::BTreeMap<&str, u32> = Default::default();
+    for (task, seed) in episodes() {
+        let w = World::generate(task, seed);
+        let ctx = format!("{} {seed} {}", task.as_str(), w.bug.as_str());
+        let log = render(&w, ArtifactName::TrainLog);
+        let config = yaml_rust2::YamlLoader::load_from_str(&render(&w, ArtifactName::Config)).unwrap();
+        let base = config[0]["optimizer"]["learning_rate"].as_f64().unwrap();
+        let rows = epochs(&log);
+        for p in rows.windows(2) {
+            let (a, b) = (&p[0], &p[1]);
+            if !b.train_loss.is_finite() || !a.train_loss.is_finite() {
+                continue;
+            }
+            // a running training mean never repeats to four decimals while val moves
+            let frozen = a.train_loss == b.train_loss && a.train_acc == b.train_acc;
+            let val_moved = a.val_loss != b.val_loss || a.val_acc != b.val_acc;
+            assert!(!(frozen && val_moved), "{ctx}: epoch {} train frozen while val moves", b.epoch);
+            // an epoch whose every step runs at 1/1000 of the configured rate or less barely moves anything
+            if a.lr.max(b.lr) <= base * 1e-3 {
+                let dv = (b.val_acc - a.val_acc).abs();
+                let dl = (b.val_loss - a.val_loss).abs();
+                assert!(
+                    dv <= 1.0 / w.n_val as f64 + 5e-4 + ROUNDING,
+                    "{ctx}: epoch {} val_acc moved {dv} at lr {}",
+                    b.epoch,
+                    b.lr
+                );
+                assert!(
+                    dl <= 0.01 * a.val_loss + 1e-3,
+                    "{ctx}: epoch {} val_loss moved {dl} at lr {}",
+                    b.epoch,
+                    b.lr
+                );
+                let sd = (b.train_acc * (1.0 - b.train_acc) / w.n_train as f64).sqrt();
+                let dt = (b.train_acc - a.train_acc).abs();
+                assert!(
+                    dt <= 4.0 * sd + 1.0 / w.n_train as f64 + 5e-4,
+                    "{ctx}: epoch {} train_acc moved {dt} at lr {}",
+                    b.epoch,
+                    b.lr
+                );
+                let dtl = (b.train_loss - a.train_loss).abs();
+                // what the accuracy's sampling wobble explains at the same excess, and a little more
+                let k = w.config().num_classes();
+                let explained =
+                    1.5 * (calibration::floor(b.train_acc, k) - calibration::floor(a.train_acc, k)).abs();
+                assert!(
+                    dtl <= 0.03 * a.train_loss + explained + 1e-3,
+                    "{ctx}: epoch {} train_loss moved {dtl} at lr {}",
+                    b.epoch,
+                    b.lr
+                );
+            }
+        }
+        if !matches!(w.bug, BugKind::WrongSplitRatio | BugKind::ExplodingLr) {
+            let last = rows.last().unwrap();
+            *finals.entry((task.as_str(), format!("{:.4}", last.train_acc))).or_default() += 1;
+            *counted.entry(task.as_str()).or_default() += 1;
+        }
+    }
+    // no shared ceiling: no final training accuracy is common to many runs
+    for ((task, acc), n) in &finals {
+        assert!(*n as f64 <= 0.02 * counted[task] as f64, "{task}: {n} runs end at train_acc {acc}");
+    }
+}
+
+#[test]
+fn rule_parameters_follow_the_logged_vocabulary() {
+    use mlops_debug_env::env::world::embedding_width;
+    let mut vocab: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    for (task, seed) in episodes() {
+        let w = World::generate(task, seed);
+        let ctx = format!("{} {seed} {}", task.as_str(), w.bug.as_str());
+        let card: Value = serde_json::from_str(&render(&w, ArtifactName::ModelCard)).unwrap();
+        let log = render(&w, ArtifactName::TrainLog);
+        let params = card["parameters"].as_u64().unwrap();
+        let c = w.config();
+        let Some((name, base)) = c.tokenizer else {
+            assert_eq!(params, c.parameters, "{ctx}");
+            continue;
+        };
+        let t = &card["tokenizer"];
+        let size = t["vocab_size"].as_u64().unwrap();
+        let logged = log.lines().find_map(|l| kv(l, "vocab_size")).map(num).unwrap() as u64;
+        assert_eq!(size, logged, "{ctx}: card and log agree on the vocabulary");
+        // one embedding row per entry added to the public vocabulary (a frozen encoder's head alone is counted)
+        let expected = if c.frozen_encoder {
+            c.parameters
+        } else {
+            c.parameters + (size - base as u64) * embedding_width(name)
+        };
+        assert_eq!(params, expected, "{ctx}: {params} parameters at vocabulary {size}");
+        // one tokenizer version, one vocabulary, in every episode
+        let version = t["version"].as_str().unwrap().to_string();
+        let previous = t["previous_version"].as_str().unwrap().to_string();
+        let added = t["tokens_added_since_previous"].as_u64().unwrap();
+        let seen = *vocab.entry((name.to_string(), version.clone())).or_insert(size);
+        assert_eq!(seen, size, "{ctx}: {name} {version} has one vocabulary");
+        if let Some(&before) = vocab.get(&(name.to_string(), previous.clone())) {
+            assert_eq!(before + added, size, "{ctx}: {previous} + {added} = {version}");
+        }
+    }
+}
+
+#[test]
+fn rule_uploads_are_one_batch_after_the_run() {
+    use mlops_debug_env::env::Episode;
+    for (task, seed) in episodes() {
+        let w = World::generate(task, seed);
+        let ctx = format!("{} {seed} {}", task.as_str(), w.bug.as_str());
+        let ev = eval(&w);
+        let eval_s = unix(ev["timestamp"].as_str().unwrap());
+        let ep = Episode::new(task, seed, "t");
+        let obs = serde_json::to_value(ep.reset_observation(Vec::new())).unwrap();
+        let ups: Vec<u64> = obs["available_artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| unix(a["last_modified"].as_str().unwrap()))
+            .collect();
+        // one upload, in listing order, after everything the artifacts record
+        assert!(ups.windows(2).all(|p| p[0] < p[1]), "{ctx}: uploads in listing order {ups:?}");
+        assert!(ups[5] - ups[0] <= 30, "{ctx}: one batch {ups:?}");
+        assert!(ups[0] > eval_s, "{ctx}: uploaded after the evaluation");
+    }
+}
+
+/// Pooled mean and std of a dataset's pixels under the ImageNet constants
+/// (published per-channel pixel statistics; grey images repeated on 3 channels).
+fn imagenet_normalised(dataset: &str) -> (f64, f64) {
+    let (m, s): ([f64; 3], [f64; 3]) = match dataset {
+        "cifar10" => ([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]),
+        "cifar100" => ([0.5071, 0.4865, 0.4409], [0.2673, 0.2564, 0.2762]),
+        "fashion_mnist" => ([0.2860; 3], [0.3530; 3]),
+        "mnist" => ([0.1307; 3], [0.3081; 3]),
+        "stl10" => ([0.4467, 0.4398, 0.4066], [0.2603, 0.2566, 0.2713]),
+        other => panic!("no pixel statistics for {other}"),
+    };
+    let (mean_c, std_c) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
+    let mu: Vec<f64> = (0..3).map(|c| (m[c] - mean_c[c]) / std_c[c]).collect();
+    let mean = mu.iter().sum::<f64>() / 3.0;
+    let second = (0..3).map(|c| (s[c] / std_c[c]) * (s[c] / std_c[c]) + mu[c] * mu[c]).sum::<f64>() / 3.0;
+    (mean, (second - mean * mean).sqrt())
+}
+
+#[test]
+fn rule_splits_and_statistics_are_what_sampling_gives() {
+    use mlops_debug_env::env::catalogue::Modality;
+    for (task, seed) in episodes() {
+        let w = World::generate(task, seed);
+        let ctx = format!("{} {seed} {}", task.as_str(), w.bug.as_str());
+        let code = render(&w, ArtifactName::Preprocessing);
+        let stats: Value = serde_json::from_str(&render(&w, ArtifactName::DatasetStats)).unwrap();
+        // a stratified 50/50 split of the hold-out: val and test within one example per class
+        if code.contains("stratify=y_hold") {
+            for (c, (v, t)) in w.class_counts[1].iter().zip(&w.class_counts[2]).enumerate() {
+                assert!(v.abs_diff(*t) <= 1, "{ctx}: class {c} val {v} test {t}");
+            }
+        }
+        // val drawn afresh from all rows: its overlap with train is hypergeometric
+        if w.bug == BugKind::DataLeakageOverlap {
+            let (n, nv, nt) = (w.n_total as f64, w.n_val as f64, w.n_train as f64);
+            let p = nt / n;
+            let sd = (nv * p * (1.0 - p) * (n - nv) / (n - 1.0)).sqrt();
+            let tv = stats["overlap"]["train_val"].as_f64().unwrap();
+            assert!((tv - nv * p).abs() <= 5.0 * sd + 1.0, "{ctx}: overlap {tv} vs {} +- {sd:.1}", nv * p);
+        }
+        let fs = &stats["feature_stats"];
+        if fs.is_null() || w.normaliser_fitted_before_split {
+            continue;
+        }
+        let features = match w.config().modality {
+            Modality::Tabular => w.config().input_size as f64,
+            Modality::Image => 4.0,
+            Modality::Text => 50.0,
+        };
+        let fixed = code.contains("IMAGENET_MEAN");
+        let (whole_mean, whole_std) =
+            if fixed { imagenet_normalised(w.config().data.name) } else { (0.0, 1.0) };
+        for (split, n) in [("train", w.n_train), ("val", w.n_val), ("test", w.n_test)] {
+            let (mean, std) = (f(&fs[split]["mean"]), f(&fs[split]["std"]));
+            if split == "train" && !fixed {
+                assert_eq!((mean, std), (0.0, 1.0), "{ctx}: a scaler fitted on train gives train 0 and 1");
+                continue;
+            }
+            let values = n as f64 * features;
+            let (se_m, se_s) = (whole_std / values.sqrt(), whole_std / (2.0 * values).sqrt());
+            assert!(
+                (mean - whole_mean).abs() <= 5.0 * se_m + 2e-4,
+                "{ctx}: {split} mean {mean} vs {whole_mean:.4}"
+            );
+            assert!(
+                (std - whole_std).abs() <= 5.0 * se_s + 2e-4,
+                "{ctx}: {split} std {std} vs {whole_std:.4}"
+            );
+        }
+    }
+}
+
+#[test]
+fn rule_config_and_messages_say_only_what_is_known() {
+    for (task, seed) in episodes() {
+        let w = World::generate(task, seed);
+        let ctx = format!("{} {seed} {}", task.as_str(), w.bug.as_str());
+        let log = render(&w, ArtifactName::TrainLog);
+        let code = render(&w, ArtifactName::Preprocessing);
+        let config = yaml_rust2::YamlLoader::load_from_str(&render(&w, ArtifactName::Config)).unwrap();
+        let s = &config[0]["scheduler"];
+        if s["name"].as_str() == Some("step") {
+            // StepLR's own arguments: the log's decays follow them
+            let step = s["step_size"].as_i64().unwrap() as usize;
+            assert_eq!(s["gamma"].as_f64(), Some(0.1), "{ctx}");
+            let rows = epochs(&log);
+            let lr0 = rows[0].lr;
+            for r in rows.iter().filter(|r| r.epoch as usize > 1) {
+                let decays = (r.epoch as usize - 1) / step;
+                let expected = lr0 * libm::pow(0.1, decays as f64);
+                if s["warmup_steps"].as_i64() == Some(0) {
+                    assert!(
+                        (r.lr - expected).abs() <= 0.06 * expected,
+                        "{ctx}: epoch {} lr {}",
+                        r.epoch,
+                        r.lr
+                    );
+                }
+            }
+        }
+        // a trainer measures a slow epoch; it cannot know why
+        assert!(!log.contains("filesystem"), "{ctx}");
+        // the public datasets have no id column
+        assert!(!code.contains("key=\"id\""), "{ctx}");
     }
 }

@@ -177,11 +177,13 @@ impl TaskId {
     /// The status line of run_summary: one constant per task.
     pub const fn status_line(self) -> &'static str {
         match self {
-            TaskId::Easy => "training run finished; results are far from what this setup usually reaches",
+            // "ended": an easy run may have been stopped on a non-finite loss
+            TaskId::Easy => "training run ended; results are far from what this setup usually reaches",
             TaskId::Medium => {
-                "training run finished; the data pipeline is under review before the model ships"
+                "training run completed; the data pipeline is under review before the model ships"
             }
-            TaskId::Hard => "training run finished cleanly; reported evaluation numbers are under review",
+            // not "cleanly": a hard log may carry a retried checkpoint write
+            TaskId::Hard => "training run completed; reported evaluation numbers are under review",
         }
     }
 

@@ -5,7 +5,7 @@
 use super::calibration as cal;
 use super::num::{Sci2, quantise};
 use super::rng::{Purpose, Stream};
-use super::world::{Distractor, Regime, SchedulerKind, World};
+use super::world::{Distractor, Regime, SchedulerKind, World, one_count, snap_accuracy};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EpochRow {
@@ -55,7 +55,7 @@ pub fn lr_at_step(w: &World, s: u64) -> f64 {
             base * 0.5 * (1.0 + libm::cos(core::f64::consts::PI * (after / span).min(1.0)))
         }
         SchedulerKind::Step => {
-            let step_epochs = (w.epochs / 3).max(1) as u64;
+            let step_epochs = step_size_epochs(w) as u64;
             let epoch = s / w.steps_per_epoch() as u64;
             let mut lr = base;
             for _ in 0..(epoch / step_epochs) {
@@ -64,6 +64,11 @@ pub fn lr_at_step(w: &World, s: u64) -> f64 {
             lr
         }
     }
+}
+
+/// Epochs between two 10x decays of the `step` scheduler (config.yaml's step_size).
+pub fn step_size_epochs(w: &World) -> u16 {
+    (w.epochs / 3).max(1)
 }
 
 /// The rate the log prints for epoch `e` (1-based): that of the epoch's last step.
@@ -106,6 +111,15 @@ pub fn curves(w: &World) -> Vec<EpochRow> {
     let t = progress(w, n);
     let lerp = |a: f64, b: f64, f: f64| a + (b - a) * f;
 
+    let (n_train, n_val) = (w.n_train, w.n_val);
+    let snap_t = |x: f64| snap_accuracy(x, n_train);
+    let snap_v = |x: f64| snap_accuracy(x, n_val);
+    // How far the weights moved in each epoch, as a share of an average
+    // epoch's move (1 for the first): noise that is not sampling noise scales with it.
+    let moved: Vec<f64> = (0..n)
+        .map(|i| if i == 0 || n < 2 { 1.0 } else { ((t[i] - t[i - 1]) * (n - 1) as f64).min(1.0) })
+        .collect();
+
     // Training accuracy and loss: one point of the calibration relation per epoch.
     let mut train_acc = vec![0.0; n];
     let mut train_loss = vec![0.0; n];
@@ -113,7 +127,7 @@ pub fn curves(w: &World) -> Vec<EpochRow> {
         Regime::Diverging => {
             let mut l = o.first_train_loss;
             for i in 0..n {
-                train_acc[i] = q4(lerp(o.first_train_acc, o.final_train_acc, c.uniform(0.0, 1.0)));
+                train_acc[i] = snap_t(lerp(o.first_train_acc, o.final_train_acc, c.uniform(0.0, 1.0)));
                 train_loss[i] = if i + 1 == n { f64::NAN } else { q4(l) };
                 l *= c.uniform(2.0, 5.0);
             }
@@ -124,6 +138,18 @@ pub fn curves(w: &World) -> Vec<EpochRow> {
             for i in 0..n {
                 let amp = c.uniform(0.08, 0.15);
                 let x = o.train_excess.0;
+                // at a negligible rate the swing shrinks with the steps: one
+                // example either way, the loss still turning every epoch
+                if i > 0 && moved[i] < 0.05 {
+                    let step = one_count(n_train).max(1e-4);
+                    let (prev_acc, prev_loss) = (train_acc[i - 1], train_loss[i - 1]);
+                    let acc = snap_t(if i % 2 == 1 { prev_acc + step } else { prev_acc - step });
+                    let l = q4(prev_loss * cal::floor(acc, k) / cal::floor(prev_acc, k));
+                    train_acc[i] = acc;
+                    train_loss[i] =
+                        q4(if i % 2 == 1 { l.min(prev_loss - 1e-4) } else { l.max(prev_loss + 1e-4) });
+                    continue;
+                }
                 let (acc, excess) = if i == 0 {
                     (o.first_train_acc, x + 0.5 * amp)
                 } else if i % 2 == 1 {
@@ -131,37 +157,67 @@ pub fn curves(w: &World) -> Vec<EpochRow> {
                 } else {
                     (lerp(lo_acc, hi_acc, c.uniform(0.0, 0.4)), x + amp)
                 };
-                train_acc[i] = q4(acc);
+                train_acc[i] = snap_t(acc);
                 train_loss[i] = q4(cal::loss(train_acc[i], k, excess));
             }
         }
-        _ => {
+        Regime::Plateau => {
+            // One optimizer step an epoch: the loss falls a little every epoch, never stays put.
             for i in 0..n {
                 let f = ease_out(t[i]);
-                train_acc[i] = q4(lerp(o.first_train_acc, o.final_train_acc, f));
+                train_acc[i] = snap_t(lerp(o.first_train_acc, o.final_train_acc, f));
                 let excess = lerp(o.train_excess.0, o.train_excess.1, f);
                 let l = q4(cal::loss(train_acc[i], k, excess));
                 train_loss[i] = if i > 0 { l.min(train_loss[i - 1]) } else { l };
+                if i > 0 && train_loss[i] == train_loss[i - 1] && train_acc[i] == train_acc[i - 1] {
+                    train_acc[i] = snap_t(train_acc[i] + one_count(n_train).max(1e-4));
+                    train_loss[i] = q4(cal::loss(train_acc[i], k, excess)).min(train_loss[i - 1]);
+                }
+            }
+        }
+        _ => {
+            // The epoch mean of a running loss moves with the sampling of the
+            // epoch (shuffling, dropout) even when the weights barely do.
+            for i in 0..n {
+                let f = ease_out(t[i]);
+                let trend = lerp(o.first_train_acc, o.final_train_acc, f);
+                let sd = 0.25 * libm::sqrt(trend * (1.0 - trend) / n_train.max(1) as f64);
+                let noise = if i == 0 { 0.0 } else { sd * c.normal() };
+                let top = (1.0 - one_count(n_train)).min(0.9999);
+                train_acc[i] = snap_t((trend + noise).min(top));
+                let excess = lerp(o.train_excess.0, o.train_excess.1, f);
+                train_loss[i] = q4(cal::loss(train_acc[i], k, excess));
             }
         }
     }
 
+    let best_t = t[best - 1];
+    // How far val falls back from its best over the rest of the run's rate.
+    let val_drop = c.uniform(0.001, 0.01);
     let mut rows = Vec::with_capacity(n);
+    let mut prev_val: Option<(f64, f64)> = None;
     for i in 0..n {
         let e = i + 1;
-        // Val accuracy rises to its peak at the best epoch and falls back a little after it.
+        // Val accuracy rises to its peak at the best epoch and falls back a
+        // little after it, by as much as the rate spent since allows.
+        let below_best = o.best_val_acc - one_count(n_val).max(1e-4);
         let val_acc = if e == best {
             o.best_val_acc
         } else if e < best {
-            let tb = if best == 1 || t[best - 1] <= 0.0 { 1.0 } else { t[i] / t[best - 1] };
+            let tb = if best == 1 || best_t <= 0.0 { 1.0 } else { t[i] / best_t };
             let v = o.first_val_acc + (o.best_val_acc - o.first_val_acc) * ease_out(tb.min(1.0));
             let v = match o.regime {
-                Regime::Oscillating | Regime::Diverging => v - c.uniform(0.0005, 0.03),
-                _ => v + c.uniform(-0.004, 0.002),
+                Regime::Oscillating => v - c.uniform(0.0005, 0.03) * moved[i],
+                Regime::Diverging => v - c.uniform(0.0005, 0.03),
+                // one small step an epoch: no wobble beyond the trend
+                Regime::Plateau => v,
+                _ => v + c.uniform(-0.004, 0.002) * moved[i],
             };
-            q4(v.min(o.best_val_acc - 0.0005).max(0.0))
+            snap_v(v.min(below_best).max(0.0)).min(snap_v(below_best))
         } else {
-            q4((o.best_val_acc - c.uniform(0.0005, 0.01)).max(0.0))
+            // in units of an average epoch's share of the rate
+            let after = ((t[i] - best_t) * (n - 1).max(1) as f64).clamp(0.0, 1.0);
+            snap_v((o.best_val_acc - val_drop * after).max(0.0))
         };
         let train_l = train_loss[i];
         let val_loss = if !train_l.is_finite() {
@@ -171,15 +227,35 @@ pub fn curves(w: &World) -> Vec<EpochRow> {
         } else if o.regime == Regime::Diverging {
             q4(train_l.max(cal::floor(val_acc, k)) * c.uniform(1.0, 1.3))
         } else {
-            // Confidence keeps growing with training: the excess rises by a
-            // slope per epoch (noisy when the optimiser swings), so the
+            // Confidence keeps growing with training: the excess rises with
+            // the rate spent (noisy when the optimiser swings), so the
             // lowest-loss epoch need not be the best-accuracy one.
-            let mut excess = o.val_excess + o.val_excess_slope * (e as f64 - best as f64);
+            let mut excess = o.val_excess + o.val_excess_slope * (n - 1) as f64 * (t[i] - best_t);
             if o.regime == Regime::Oscillating {
-                excess += c.uniform(0.0, 0.1);
+                excess += c.uniform(0.0, 0.1) * moved[i];
             }
             q4(cal::loss(val_acc, k, excess.max(0.01)))
         };
+        // A running training mean cannot repeat to four decimals while the
+        // weights move enough to change val: one more correct example.
+        if i > 0
+            && o.regime != Regime::Diverging
+            && train_acc[i] == train_acc[i - 1]
+            && train_loss[i] == train_loss[i - 1]
+            && prev_val != Some((val_acc, val_loss))
+        {
+            let step = one_count(n_train).max(1e-4);
+            let up = snap_t(train_acc[i] + step);
+            // (at the top, one fewer)
+            let up = if up < 1.0 { up } else { snap_t(train_acc[i] - step) };
+            {
+                // same excess over the floor as before, at one more correct example
+                train_loss[i] = q4(train_loss[i] * cal::floor(up, k) / cal::floor(train_acc[i], k));
+                train_acc[i] = up;
+            }
+        }
+        prev_val = Some((val_acc, val_loss));
+        let train_l = train_loss[i];
         let grad_norm = match o.regime {
             Regime::Diverging if e == n => f64::INFINITY,
             Regime::Diverging => {

@@ -483,7 +483,7 @@ pub const CONFIGS: &[ModelConfig] = &[
         model: "all-minilm-l12-v2",
         architecture: "BertForSequenceClassification",
         family: "transformer",
-        parameters: 33_371_918,
+        parameters: 33_365_390,
         layers: 12,
         hidden_size: 384,
         dataset: DBPEDIA_14.name,

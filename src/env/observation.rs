@@ -23,6 +23,9 @@ pub struct ArtifactInfo {
     pub name: ArtifactName,
     pub description: &'static str,
     pub size_hint: &'static str,
+    /// When the artifact was uploaded for review: the six are uploaded
+    /// together, in listing order, a while after the run's evaluation (not the
+    /// time the run wrote the file; docs/ENVIRONMENT.md, Timeline).
     pub last_modified: IsoTime,
 }
 

@@ -126,6 +126,13 @@ impl Stream {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
+    /// A standard normal draw (Box-Muller, libm only).
+    pub fn normal(&mut self) -> f64 {
+        let u = self.uniform(1e-12, 1.0);
+        let v = self.unit();
+        libm::sqrt(-2.0 * libm::log(u)) * libm::cos(2.0 * core::f64::consts::PI * v)
+    }
+
     /// Uniform float in `[lo, hi)`.
     pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
         lo + (hi - lo) * self.unit()

@@ -48,7 +48,7 @@ impl Timeline {
 /// Milliseconds to write one checkpoint: weights plus optimiser state (fp32).
 pub fn checkpoint_write_ms(w: &World) -> u64 {
     let per_param = if w.optimizer.is_adaptive() { 12.0 } else { 8.0 };
-    let bytes = w.config().parameters as f64 * per_param;
+    let bytes = w.parameters() as f64 * per_param;
     libm::round(bytes / (w.timing.write_mb_per_s * 1e6) * 1000.0) as u64 + 40
 }
 

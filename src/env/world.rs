@@ -48,8 +48,14 @@ pub const GPU_MEMORY_GB: [f64; 4] = [40.0, 24.0, 24.0, 80.0];
 /// Memory a training step needs for `micro_batch` samples, in GB: weights,
 /// gradients and optimiser state (4 + 4 + 8 bytes a parameter for Adam/AdamW,
 /// 4 + 4 + 4 for SGD with momentum), activations, and 1.5 GB of CUDA context and workspace.
-pub fn step_memory_gb(config: &ModelConfig, adaptive: bool, bf16: bool, micro_batch: u32) -> f64 {
-    let states = config.parameters as f64 * if adaptive { 16.0 } else { 12.0 } / 1e9;
+pub fn step_memory_gb(
+    config: &ModelConfig,
+    parameters: u64,
+    adaptive: bool,
+    bf16: bool,
+    micro_batch: u32,
+) -> f64 {
+    let states = parameters as f64 * if adaptive { 16.0 } else { 12.0 } / 1e9;
     let activations = config.activation_mb * if bf16 { 1.0 } else { 2.0 } * micro_batch as f64 / 1e3;
     states + activations + 1.5
 }
@@ -313,6 +319,22 @@ fn q4(x: f64) -> f64 {
     quantise(x, 4)
 }
 
+/// An accuracy as the evaluation code computes it on a split of `n`
+/// examples: a count of correct predictions over `n` (then 4 decimals).
+/// From 10,000 examples on, every 4-decimal value is such a ratio.
+pub fn snap_accuracy(acc: f64, n: u32) -> f64 {
+    if !acc.is_finite() || n == 0 || n >= 10_000 {
+        return q4(acc);
+    }
+    let k = libm::round(acc.clamp(0.0, 1.0) * n as f64);
+    q4(k / n as f64)
+}
+
+/// One correct prediction of a split of `n` examples, as an accuracy.
+pub fn one_count(n: u32) -> f64 {
+    1.0 / n.max(1) as f64
+}
+
 /// sklearn's train_test_split sizes: n_test = ceil(test_size * n), n_train = n - n_test.
 pub fn split_sizes(n: u32, test_size: f64) -> (u32, u32) {
     let n_test = libm::ceil(test_size * n as f64) as u32;
@@ -382,9 +404,11 @@ impl World {
         let (n_val, n_test, overlap_train_val, overlap_val_test) = if bug == BugKind::DataLeakageOverlap {
             // The test split is the first call's hold-out; val is a fresh draw from all data.
             let (_, n_val) = split_sizes(n_total, val_draw_permille as f64 / 1000.0);
-            let jitter = h.uniform(0.97, 1.03);
-            let tv = libm::round(n_val as f64 * n_train as f64 / n_total as f64 * jitter) as u32;
-            let tv = tv.min(n_val);
+            // hypergeometric: n_val drawn from n_total of which n_train are training rows
+            let p = n_train as f64 / n_total as f64;
+            let fpc = (n_total - n_val) as f64 / (n_total as f64 - 1.0).max(1.0);
+            let sd = libm::sqrt(n_val as f64 * p * (1.0 - p) * fpc);
+            let tv = libm::round(n_val as f64 * p + sd * normal(&mut h)).clamp(0.0, n_val as f64) as u32;
             // train and test partition the data, so every val example is in one of them
             let vt = n_val - tv;
             (n_val, n_hold, tv, vt)
@@ -411,9 +435,31 @@ impl World {
             }
             _ => intended_batch,
         };
+        // ---- tokenizer -------------------------------------------------------
+        // The team's tokenizer registry extends the public vocabulary version
+        // by version; what each version added is a property of the tokenizer
+        // (the same name and version has the same vocabulary in every run).
+        let tokenizer = config.tokenizer.map(|(name, base)| {
+            let train_version = Version { major: h.range_u32(2, 5) as u8, minor: h.range_u32(1, 9) as u8 };
+            let previous_version = Version { major: train_version.major, minor: train_version.minor - 1 };
+            let train_unk_rate = quantise(h.uniform(0.0005, 0.004), 4);
+            let drift = bug == BugKind::TokenizerVersionDrift;
+            TokenizerState {
+                train_version,
+                eval_version: if drift { previous_version } else { train_version },
+                previous_version,
+                tokens_added: tokens_added_in(name, train_version),
+                vocab_size: base + registry_additions(name, train_version),
+                eval_unk_rate: if drift { quantise(h.uniform(0.10, 0.25), 4) } else { train_unk_rate },
+                train_unk_rate,
+            }
+        });
+        // The model's parameters: the public checkpoint's with its
+        // embedding matrix resized to the training vocabulary.
+        let parameters = model_parameters(config, tokenizer.as_ref());
         let mut micro_batch_size = batch_size;
         while micro_batch_size > 1
-            && step_memory_gb(config, optimizer.is_adaptive(), bf16, micro_batch_size)
+            && step_memory_gb(config, parameters, optimizer.is_adaptive(), bf16, micro_batch_size)
                 > 0.9 * GPU_MEMORY_GB[gpu as usize]
         {
             micro_batch_size /= 2;
@@ -427,17 +473,31 @@ impl World {
             (_, _) => Normaliser::None,
         };
         let normaliser_fitted_before_split = bug == BugKind::DataLeakageScaler;
+        // Pooled over every value of a split; a split's mean and std differ
+        // from the whole's by their standard errors (`features` independent
+        // values an example, about).
+        let features = match config.modality {
+            Modality::Tabular => config.input_size as f64,
+            Modality::Image => 4.0,
+            Modality::Text => 50.0,
+        };
+        let sizes = [n_train, n_val, n_test];
         let feature_stats = match normaliser {
             Normaliser::None => None,
             Normaliser::FixedConstants => {
-                let train = SplitStats { mean: q4(h.uniform(-0.3, 0.3)), std: q4(h.uniform(0.8, 1.2)) };
-                Some(shifted_splits(&mut h, train))
+                // the dataset's pixel statistics under the ImageNet constants
+                let whole = imagenet_normalised(config.data.name);
+                Some(sampled_splits(&mut h, whole, sizes, features, None))
             }
             _ if normaliser_fitted_before_split => {
                 let all = SplitStats { mean: 0.0, std: 1.0 };
                 Some([all, all, all])
             }
-            _ => Some(shifted_splits(&mut h, SplitStats { mean: 0.0, std: 1.0 })),
+            // fitted on train: train is exactly 0 and 1, val and test within their standard errors
+            _ => {
+                let train = SplitStats { mean: 0.0, std: 1.0 };
+                Some(sampled_splits(&mut h, train, sizes, features, Some(train)))
+            }
         };
         // Token lengths before truncation: the dataset's profile, each split within 1-3% of it.
         let token_lengths = config.data.tokens.filter(|_| config.modality == Modality::Text).map(|p| {
@@ -466,31 +526,29 @@ impl World {
             [train, val, test]
         });
 
-        // ---- tokenizer -------------------------------------------------------
-        let tokenizer = config.tokenizer.map(|_| {
-            let train_version = Version { major: h.range_u32(2, 5) as u8, minor: h.range_u32(1, 9) as u8 };
-            let previous_version = Version { major: train_version.major, minor: train_version.minor - 1 };
-            let tokens_added = h.range_u32(150, 900);
-            let earlier_additions = h.range_u32(0, 400) * (train_version.minor as u32 - 1);
-            let train_unk_rate = quantise(h.uniform(0.0005, 0.004), 4);
-            let drift = bug == BugKind::TokenizerVersionDrift;
-            TokenizerState {
-                train_version,
-                eval_version: if drift { previous_version } else { train_version },
-                previous_version,
-                tokens_added,
-                vocab_size: config.tokenizer.map_or(0, |(_, base)| base) + earlier_additions + tokens_added,
-                eval_unk_rate: if drift { quantise(h.uniform(0.10, 0.25), 4) } else { train_unk_rate },
-                train_unk_rate,
-            }
-        });
         let sklearn_version = Version { major: 1, minor: h.range_u32(2, 5) as u8 };
 
         // Seconds per epoch from the model's throughput on this GPU at this precision.
         let epoch_seconds =
             quantise(n_train as f64 / (config.throughput * gpu_speed(gpu, bf16)) * h.uniform(0.93, 1.07), 1)
                 .max(1.0);
-        let outcome = draw_outcome(&mut h, bug, config, epochs, n_val, overlap_train_val, tokenizer);
+        // The learning the run's steps can buy: its summed rate in units of
+        // the configured one (20 full-rate steps buy all a stuck run learns).
+        let total_steps = n_train.div_ceil(batch_size) as u64 * epochs as u64;
+        let budget: f64 = (0..total_steps.min(100))
+            .map(|s| if (s as u32) < warmup_steps { (s + 1) as f64 / warmup_steps as f64 } else { 1.0 })
+            .sum();
+        let budget_share = (budget / 20.0).min(1.0);
+        let outcome = draw_outcome(
+            &mut h,
+            bug,
+            config,
+            epochs,
+            [n_train, n_val, n_test],
+            overlap_train_val,
+            tokenizer,
+            budget_share,
+        );
 
         // ---- surface form (its own stream), classes --------------------------------
         let mut s = Stream::new(task, seed, Purpose::SurfaceForm);
@@ -540,9 +598,12 @@ impl World {
         let mut t = Stream::new(task, seed, Purpose::Timestamps);
         // Uploads first (2025-02-10 .. 2026-07-14), from nothing about the run.
         let uploaded_at = t.range_u64(1_739_145_600, 1_783_987_200);
+        // One upload of the six, in listing order, each 1-4 s after the one before.
         let mut upload_offsets = [0u16; 6];
+        let mut at = 0u16;
         for o in upload_offsets.iter_mut() {
-            *o = t.below(3_600) as u16;
+            *o = at;
+            at += 1 + t.below(4) as u16;
         }
         // The evaluation ends 10 minutes to 3 days before the first upload.
         let upload_gap_s = t.range_u64(600, 3 * 86_400);
@@ -644,23 +705,121 @@ impl World {
         format!("checkpoints/epoch_{:03}.pt", self.outcome.best_epoch)
     }
 
+    /// Parameters of the trained model (the model card's count).
+    pub fn parameters(&self) -> u64 {
+        model_parameters(self.config(), self.tokenizer.as_ref())
+    }
+
     pub fn steps_per_epoch(&self) -> u32 {
         self.n_train.div_ceil(self.batch_size)
     }
 }
 
-/// Val and test statistics close to (never identical with) the train statistics.
-fn shifted_splits(h: &mut Stream, train: SplitStats) -> [SplitStats; 3] {
-    let shifted = |h: &mut Stream| {
-        let sign = if h.chance(0.5) { 1.0 } else { -1.0 };
-        SplitStats {
-            mean: q4(train.mean + sign * h.uniform(0.005, 0.04) * train.std),
-            std: q4(train.std * (1.0 + sign * h.uniform(0.005, 0.04))),
+/// Width of a tokenizer's embedding rows (ALBERT and ELECTRA-small factorise
+/// their embeddings to 128; MiniLM-L12-H384 is 384 wide; the rest 768).
+pub fn embedding_width(tokenizer: &str) -> u64 {
+    match tokenizer {
+        "albert-base-v2" | "electra-small-discriminator" => 128,
+        "all-minilm-l12-v2" => 384,
+        _ => 768,
+    }
+}
+
+/// A fixed hash of a tokenizer name and a version (FNV-1a): the registry's
+/// record of what that version added, the same in every episode.
+fn registry_hash(name: &str, major: u8, minor: u8) -> u64 {
+    let mut x: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes().chain([major, minor]) {
+        x ^= b as u64;
+        x = x.wrapping_mul(0x0100_0000_01b3);
+    }
+    x
+}
+
+/// Entries the tokenizer's version `v` added over the version before it (150-900).
+pub fn tokens_added_in(name: &str, v: Version) -> u32 {
+    150 + (registry_hash(name, v.major, v.minor) % 751) as u32
+}
+
+/// Entries every version up to `v` added over the public vocabulary.
+pub fn registry_additions(name: &str, v: Version) -> u32 {
+    (1..=v.minor).map(|m| tokens_added_in(name, Version { major: v.major, minor: m })).sum()
+}
+
+/// The trained model's parameter count: the public checkpoint with its head,
+/// plus one embedding row per vocabulary entry the registry added (a frozen
+/// encoder's head alone is trained, and counted).
+pub fn model_parameters(config: &ModelConfig, tokenizer: Option<&TokenizerState>) -> u64 {
+    match (config.tokenizer, tokenizer) {
+        (Some((name, base)), Some(t)) if !config.frozen_encoder => {
+            config.parameters + (t.vocab_size - base) as u64 * embedding_width(name)
         }
-    };
-    let val = shifted(h);
-    let test = shifted(h);
-    [train, val, test]
+        _ => config.parameters,
+    }
+}
+
+/// Pixel mean and std per channel in [0, 1] (grey datasets repeat one channel
+/// three times: `grayscale_to_rgb`), from the datasets' published statistics.
+fn pixel_stats(dataset: &str) -> ([f64; 3], [f64; 3]) {
+    match dataset {
+        "cifar10" => ([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]),
+        "cifar100" => ([0.5071, 0.4865, 0.4409], [0.2673, 0.2564, 0.2762]),
+        "fashion_mnist" => ([0.2860; 3], [0.3530; 3]),
+        "mnist" => ([0.1307; 3], [0.3081; 3]),
+        _ => ([0.4467, 0.4398, 0.4066], [0.2603, 0.2566, 0.2713]), // stl10
+    }
+}
+
+/// Mean and std of a dataset's pixels after `(x - IMAGENET_MEAN) / IMAGENET_STD`,
+/// pooled over the three channels (MNIST: mean -1.41, std 1.37).
+fn imagenet_normalised(dataset: &str) -> SplitStats {
+    const MEAN: [f64; 3] = [0.485, 0.456, 0.406];
+    const STD: [f64; 3] = [0.229, 0.224, 0.225];
+    let (m, s) = pixel_stats(dataset);
+    let mut mean = 0.0;
+    let mut second = 0.0;
+    for c in 0..3 {
+        let (mc, sc) = ((m[c] - MEAN[c]) / STD[c], s[c] / STD[c]);
+        mean += mc / 3.0;
+        second += (sc * sc + mc * mc) / 3.0;
+    }
+    SplitStats { mean, std: libm::sqrt(second - mean * mean) }
+}
+
+/// Each split's statistics: the whole's, moved by the standard error of a
+/// split of its size (`features` independent values an example); `exact`
+/// is the statistics of the split a scaler was fitted on (train), reported
+/// as fitted; val never prints train's statistics exactly (a rounding
+/// coincidence the feature check would read as a fitted-on-everything scaler).
+fn sampled_splits(
+    h: &mut Stream,
+    whole: SplitStats,
+    sizes: [u32; 3],
+    features: f64,
+    exact: Option<SplitStats>,
+) -> [SplitStats; 3] {
+    let mut out = [whole; 3];
+    for (i, o) in out.iter_mut().enumerate() {
+        let values = sizes[i].max(1) as f64 * features;
+        let se_mean = whole.std / libm::sqrt(values);
+        let se_std = whole.std / libm::sqrt(2.0 * values);
+        *o = SplitStats {
+            mean: q4(whole.mean + se_mean * normal(h)),
+            std: q4(whole.std + se_std * normal(h)),
+        };
+    }
+    if let Some(fit) = exact {
+        out[0] = SplitStats { mean: q4(fit.mean), std: q4(fit.std) };
+        let first = out[0];
+        for o in out.iter_mut().skip(1) {
+            if *o == first {
+                o.mean = q4(o.mean + if h.chance(0.5) { 1e-4 } else { -1e-4 });
+            }
+        }
+    } else if out[1] == out[0] {
+        out[1].mean = q4(out[1].mean + 1e-4);
+    }
+    out
 }
 
 /// The surface-form bit of a stratified split (artifacts/code.rs's OPT_STRATIFY).
@@ -740,17 +899,22 @@ fn split_class_counts(
     [train, val, test]
 }
 
-/// Integer counts proportional to `weights` that sum to `n` (largest remainders go first by index).
+/// Integer counts proportional to `weights` that sum to `n`: each class its
+/// floor, then one more to the classes with the largest remainders (ties by
+/// index), as sklearn's stratified split apportions: two halves of a pool
+/// differ by at most one example per class.
 fn apportion(n: u32, weights: &[f64]) -> Vec<u32> {
     let total: f64 = weights.iter().sum();
-    let mut counts: Vec<u32> = weights.iter().map(|w| libm::floor(n as f64 * w / total) as u32).collect();
-    let mut rest = n - counts.iter().sum::<u32>();
-    let mut i = 0;
-    let k = counts.len();
-    while rest > 0 {
-        counts[i % k] += 1;
-        rest -= 1;
-        i += 1;
+    let exact: Vec<f64> = weights.iter().map(|w| n as f64 * w / total).collect();
+    let mut counts: Vec<u32> = exact.iter().map(|&x| libm::floor(x) as u32).collect();
+    let rest = n.saturating_sub(counts.iter().sum::<u32>()) as usize;
+    let mut order: Vec<usize> = (0..counts.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (ra, rb) = (exact[a] - libm::floor(exact[a]), exact[b] - libm::floor(exact[b]));
+        rb.partial_cmp(&ra).unwrap_or(core::cmp::Ordering::Equal).then(a.cmp(&b))
+    });
+    for &i in order.iter().cycle().take(rest) {
+        counts[i] += 1;
     }
     counts
 }
@@ -793,19 +957,23 @@ fn draw_outcome(
     bug: BugKind,
     config: &ModelConfig,
     epochs: u16,
-    n_val: u32,
+    sizes: [u32; 3],
     overlap_train_val: u32,
     tokenizer: Option<TokenizerState>,
+    budget_share: f64,
 ) -> Outcome {
     use super::calibration as cal;
     let k = config.num_classes();
+    let [n_train, n_val, n_test] = sizes;
     let chance = 1.0 / k as f64;
     let a = h.uniform(config.accuracy.0, config.accuracy.1);
-    let a = q4(a);
+    let a = snap_accuracy(a, n_val);
     let ln_k = libm::log(k as f64);
     let best_epoch = epochs - h.below(3) as u16;
     let grad_norm_start = h.uniform(0.5, 3.0);
-    let healthy_train = q4((a + h.uniform(0.02, 0.07)).min(0.995));
+    // Training accuracy above val by a few points, never by more than a share
+    // of the error left (no shared ceiling: a run at 99% val ends near 99.5%).
+    let healthy_train = q4(a + h.uniform(0.02, 0.07).min((1.0 - a) * h.uniform(0.2, 0.75)));
     let val_gap = h.uniform(0.005, 0.04);
     let val_excess = h.uniform(0.03, 0.15);
     let mut o = Outcome {
@@ -867,10 +1035,21 @@ fn draw_outcome(
                 o.train_excess = (h.uniform(0.05, 0.12), 0.0);
             } else {
                 o.grad_norm_start = h.uniform(0.1, 0.8);
-                // The loss ends 5-18% below where it started: the excess at the
-                // start is whatever makes that ratio (at least 0.01).
+                // What a handful of steps inside warmup can buy: the learning
+                // above scales with the rate the run really spent.
+                o.final_train_acc =
+                    q4(o.first_train_acc + (o.final_train_acc - o.first_train_acc) * budget_share);
+                o.best_val_acc = q4(o.first_val_acc + (o.best_val_acc - o.first_val_acc) * budget_share);
+                o.true_val_acc = o.best_val_acc;
+                o.eval_val_acc = o.best_val_acc;
+                o.true_test_acc = q4(o.best_val_acc - h.uniform(0.005, 0.03));
+                o.eval_test_acc = o.true_test_acc;
+                o.val_excess_slope *= budget_share;
+                // The loss ends up to 5-18% below where it started (less when
+                // the rate spent is smaller): the excess at the start is
+                // whatever makes that ratio (at least 0.01).
                 let last = h.uniform(0.01, 0.08);
-                let ratio = h.uniform(0.82, 0.95);
+                let ratio = 1.0 - ((1.0 - h.uniform(0.82, 0.95)) * budget_share).max(0.01);
                 let first = cal::floor(o.final_train_acc, k) * (1.0 + last)
                     / (ratio * cal::floor(o.first_train_acc, k))
                     - 1.0;
@@ -882,7 +1061,8 @@ fn draw_outcome(
             o.best_val_acc = inflated;
             o.eval_val_acc = inflated;
             o.first_val_acc = q4(chance + (inflated - chance) * h.uniform(0.5, 0.85));
-            o.final_train_acc = q4((inflated + h.uniform(0.005, 0.03)).min(0.998));
+            o.final_train_acc =
+                q4(inflated + h.uniform(0.005, 0.03).min((1.0 - inflated) * h.uniform(0.2, 0.75)));
             o.eval_test_acc = q4(inflated - h.uniform(0.001, 0.012));
             o.true_test_acc = o.eval_test_acc;
         }
@@ -930,11 +1110,28 @@ fn draw_outcome(
             o.eval_test_acc = q4(val - h.uniform(0.003, 0.02));
         }
     }
-    // A run that learns ends its training loss at most 0.75 of where it started
+    // Every accuracy is a count over its split (the losses below derive from these).
+    o.first_train_acc = snap_accuracy(o.first_train_acc, n_train);
+    o.final_train_acc = snap_accuracy(o.final_train_acc, n_train);
+    o.first_val_acc = snap_accuracy(o.first_val_acc, n_val);
+    o.best_val_acc = snap_accuracy(o.best_val_acc, n_val);
+    o.true_val_acc = snap_accuracy(o.true_val_acc, n_val);
+    o.true_test_acc = snap_accuracy(o.true_test_acc, n_test);
+    if bug == BugKind::SilentMetricSwap {
+        o.eval_val_acc = o.true_test_acc;
+        o.eval_test_acc = o.true_val_acc;
+    } else if bug == BugKind::LabelEncoderMismatch {
+        o.eval_val_acc = snap_accuracy(cal::permuted_accuracy(o.true_val_acc, k), n_val);
+        o.eval_test_acc = snap_accuracy(cal::permuted_accuracy(o.true_test_acc, k), n_test);
+    } else {
+        o.eval_val_acc = snap_accuracy(o.eval_val_acc, n_val);
+        o.eval_test_acc = snap_accuracy(o.eval_test_acc, n_test);
+    }
+    // A run that learns ends its training loss at most 0.65 of where it started
     // (the loss_trajectory check's healthy side): raise the first epoch's excess when needed.
     if matches!(o.regime, Regime::Healthy | Regime::Memorising) {
         let last = cal::loss(o.final_train_acc, k, o.train_excess.1);
-        let needed = last / (0.75 * cal::floor(o.first_train_acc, k)) - 1.0;
+        let needed = last / (0.65 * cal::floor(o.first_train_acc, k)) - 1.0;
         o.train_excess.0 = o.train_excess.0.max(needed);
     }
     // The evaluated checkpoint is the best epoch's: its logged val loss, and the

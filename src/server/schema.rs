@@ -118,7 +118,7 @@ pub fn observation_schema() -> Value {
                 "task_type": {"type": "string"}, "status": {"type": "string"}}},
             "available_artifacts": {"type": "array", "description": "absent from step observations of an episode reset with compact: true", "items": {"type": "object", "properties": {
                 "name": {"type": "string"}, "description": {"type": "string"},
-                "size_hint": {"type": "string"}, "last_modified": {"type": "string"}}}},
+                "size_hint": {"type": "string"}, "last_modified": {"type": "string", "description": "when the artifact was uploaded for review (ISO 8601, UTC): the six are uploaded together, in listing order, after the run and its evaluation; not the time the run wrote the file"}}}},
             "artifacts_read": {"type": "array", "items": {"type": "string"}},
             "last_action_result": {"type": "object"},
             "step_count": {"type": "integer", "minimum": 0},

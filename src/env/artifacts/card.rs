@@ -108,7 +108,7 @@ fn document(w: &World) -> ModelCard {
             layers: c.layers,
             hidden_size: c.hidden_size,
         },
-        parameters: c.parameters,
+        parameters: w.parameters(),
         dataset: c.dataset,
         task: c.task_type,
         classes: c.classes,

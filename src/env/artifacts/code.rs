@@ -208,7 +208,8 @@ fn load_block(w: &World, n: &CodeNames, out: &mut String) {
     def(w, out, &format!("{}(path)", n.load_fn), "Read the raw records from disk.");
     out.push_str("    records = read_records(path)\n");
     if has(w, OPT_DEDUPE) {
-        out.push_str("    records = drop_duplicates(records, key=\"id\")\n");
+        // the public datasets carry no id column: duplicates are identical records
+        out.push_str("    records = drop_duplicates(records)\n");
     }
     if w.config().subset.is_some() {
         out.push_str(

@@ -42,10 +42,14 @@ pub fn tree(w: &World) -> Node {
             optimizer.push(("eps", Node::Sci(crate::env::num::Sci2 { digits: 10, exp: -8 })));
         }
     }
-    let scheduler = Node::map([
-        ("name", Node::str(w.scheduler.name())),
-        ("warmup_steps", Node::Int(w.warmup_steps as i64)),
-    ]);
+    let mut scheduler =
+        vec![("name", Node::str(w.scheduler.name())), ("warmup_steps", Node::Int(w.warmup_steps as i64))];
+    if w.scheduler == crate::env::world::SchedulerKind::Step {
+        // torch StepLR: x gamma every step_size epochs (curves.rs, lr_at_step)
+        scheduler.push(("step_size", Node::Int(crate::env::curves::step_size_epochs(w) as i64)));
+        scheduler.push(("gamma", Node::Float(0.1)));
+    }
+    let scheduler = Node::map(scheduler);
     let mut data =
         vec![("dataset", Node::str(c.dataset)), ("path", Node::str(format!("data/{}", c.dataset)))];
     if c.subset.is_some() {

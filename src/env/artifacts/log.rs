@@ -39,7 +39,7 @@ impl Log {
 }
 
 const DEPRECATIONS: [&str; 3] = [
-    "UserWarning: TypedStorage is deprecated. It will be removed in the future and UntypedStorage will be the only storage class.",
+    "UserWarning: TypedStorage is deprecated. It will be removed in the future and UntypedStorage will be the only storage class. This should only matter to you if you are using storages directly.  To access UntypedStorage directly, use tensor.untyped_storage() instead of tensor.storage()",
     "FutureWarning: `torch.distributed.reduce_op` is deprecated, please use `torch.distributed.ReduceOp` instead",
     "DeprecationWarning: pkg_resources is deprecated as an API. See https://setuptools.pypa.io/en/latest/pkg_resources.html",
 ];
@@ -222,7 +222,7 @@ fn after_epoch(out: &mut Writer, w: &World, rows: &[EpochRow], i: usize, tl: &Ti
             out.f(r.seconds, 1);
             out.s("s, ");
             out.f(r.seconds / mean, 1);
-            out.s("x the mean of the epochs before it; shared filesystem throughput dropped");
+            out.s("x the mean of the epochs before it");
             out.end(start, LineKind::Warning, e);
         }
     }
