@@ -29,7 +29,7 @@ use crate::config::Settings;
 use crate::env::catalogue::TRAINING_SEED_START;
 use crate::env::grader::GroundTruth;
 use crate::env::{EpisodeOptions, Observation, ResetParams, State, TaskId};
-use crate::metrics::Metrics;
+use crate::metrics::{EpisodeOutcome, Metrics, RejectReason};
 
 /// How long a reaped or crashed session's id keeps answering SESSION_EXPIRED.
 pub const EXPIRED_MEMORY: Duration = Duration::from_secs(3600);
@@ -158,7 +158,7 @@ impl Farm {
         client: Option<ClientKey>,
     ) -> Result<Arc<SessionEntry>, FarmError> {
         if self.is_draining() {
-            self.metrics.rejected("draining").increment(1);
+            self.metrics.rejected(RejectReason::Draining).increment(1);
             return Err(FarmError::Draining);
         }
         if id.is_some_and(|id| self.sessions.contains_key(&id)) {
@@ -168,12 +168,12 @@ impl Farm {
         let admitted =
             self.live.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1));
         if let Err(active) = admitted {
-            self.metrics.rejected("capacity").increment(1);
+            self.metrics.rejected(RejectReason::Capacity).increment(1);
             return Err(FarmError::CapacityReached { active, max });
         }
         if let Err(e) = self.admit_client(client) {
             self.live.fetch_sub(1, Ordering::AcqRel);
-            self.metrics.rejected("client_capacity").increment(1);
+            self.metrics.rejected(RejectReason::ClientCapacity).increment(1);
             return Err(e);
         }
         let id = id.unwrap_or_else(SessionId::mint);
@@ -218,14 +218,14 @@ impl Farm {
         }
         entry.status.mark_registered();
         self.expired.remove(&id);
-        self.metrics.created(transport.as_str()).increment(1);
+        self.metrics.created(transport).increment(1);
         tracing::info!(session = %id, transport = transport.as_str(), "session started");
         Ok(entry)
     }
 
     /// Refuses a proposed id that a live session holds (counted as a rejection).
     pub fn conflict(&self) -> FarmError {
-        self.metrics.rejected("conflict").increment(1);
+        self.metrics.rejected(RejectReason::Conflict).increment(1);
         FarmError::SessionConflict
     }
 
@@ -298,7 +298,7 @@ impl Farm {
         mut messages: Vec<String>,
     ) -> Result<Observation, FarmError> {
         if self.is_draining() {
-            self.metrics.rejected("draining").increment(1);
+            self.metrics.rejected(RejectReason::Draining).increment(1);
             return Err(FarmError::Draining);
         }
         let task = params.task_id.unwrap_or_else(|| {
@@ -388,12 +388,12 @@ impl Farm {
         }
         // A session that lost the race for its id was never created: not closed either.
         if status.registered() {
-            self.metrics.closed(reason.as_str()).increment(1);
+            self.metrics.closed(reason).increment(1);
         }
         self.metrics.session_active(status.task()).decrement(1.0);
         if status.episode_open() {
             if let Some(task) = status.task() {
-                self.metrics.episode_end(task, "abandoned", None, status.step_count(), 0.0);
+                self.metrics.episode_end(task, EpisodeOutcome::Abandoned, None, status.step_count(), 0.0);
             }
         }
         self.live.fetch_sub(1, Ordering::AcqRel);

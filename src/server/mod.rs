@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, watch};
 use crate::config::Settings;
 use crate::env::{Bp, Observation};
 use crate::farm::Farm;
-use crate::metrics::ROUTES;
+use crate::metrics::Route;
 use error::{ApiError, Code};
 
 /// Shared by every handler.
@@ -108,18 +108,10 @@ async fn refuse_large_bodies(State(app): State<Arc<App>>, request: Request, next
     next.run(request).await
 }
 
-/// Route label of a path (a pattern, never a raw id).
-fn route_label(path: &str) -> Option<&'static str> {
-    if path.starts_with("/operator/") {
-        return Some("/operator");
-    }
-    ROUTES.iter().copied().find(|r| *r == path)
-}
-
 /// Records HTTP metrics and gives axum's bare 405s the error body (keeping `Allow`).
 async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = route_label(request.uri().path());
+    let route = Route::of_path(request.uri().path());
     let mut response = next.run(request).await;
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
         && !response.headers().contains_key(header::CONTENT_TYPE)

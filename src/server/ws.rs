@@ -24,6 +24,7 @@ use super::listen::Phase;
 use super::{App, StepData};
 use crate::env::{ResetParams, ValidationError};
 use crate::farm::{ClientKey, CloseReason, FarmError, SessionEntry, Transport};
+use crate::metrics::Direction;
 
 /// How long a refused connection stays open for the client's first message.
 const REFUSAL_GRACE: Duration = Duration::from_secs(2);
@@ -111,7 +112,7 @@ enum Next {
 
 impl Conn {
     async fn send(&mut self, msg: Message) -> Result<(), ()> {
-        self.app.farm.metrics.ws_message(false).increment(1);
+        self.app.farm.metrics.ws_message(Direction::Out).increment(1);
         self.send_control(msg).await
     }
 
@@ -206,7 +207,7 @@ async fn serve(conn: &mut Conn, entry: &SessionEntry) {
                     Message::Binary(b) => match std::str::from_utf8(b) {
                         Ok(t) => t,
                         Err(_) => {
-                            conn.app.farm.metrics.ws_message(true).increment(1);
+                            conn.app.farm.metrics.ws_message(Direction::In).increment(1);
                             let e = ApiError::invalid_json("binary frame is not UTF-8 JSON");
                             if conn.send(error_frame(&e)).await.is_err() { return; }
                             continue;
@@ -223,7 +224,7 @@ async fn serve(conn: &mut Conn, entry: &SessionEntry) {
                     }
                     Message::Close(_) => return,
                 };
-                conn.app.farm.metrics.ws_message(true).increment(1);
+                conn.app.farm.metrics.ws_message(Direction::In).increment(1);
                 match handle(conn, entry, text).await {
                     Ok(Next::Continue) => {}
                     Ok(Next::Close(code, reason)) => { conn.close(code, reason).await; return; }
