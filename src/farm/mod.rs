@@ -25,7 +25,7 @@ use session::{ResetRequest, SessionError, SessionMsg, StepDone};
 pub use status::{CloseReason, SessionStatus, Transport};
 use supervisor::{Supervisor, SupervisorMsg, reap_interval};
 
-use crate::config::Settings;
+use crate::config::FarmSettings;
 use crate::env::catalogue::TRAINING_SEED_START;
 use crate::env::grader::GroundTruth;
 use crate::env::{EpisodeOptions, Observation, ResetParams, State, TaskId};
@@ -81,7 +81,7 @@ pub struct SessionEntry {
 }
 
 pub struct Farm {
-    pub settings: Settings,
+    pub settings: FarmSettings,
     pub metrics: Arc<Metrics>,
     sessions: DashMap<SessionId, Arc<SessionEntry>>,
     expired: DashMap<SessionId, Instant>,
@@ -99,7 +99,7 @@ pub struct Farm {
 
 impl Farm {
     /// Starts the supervisor and returns the farm, ready for sessions.
-    pub async fn start(settings: Settings) -> Arc<Farm> {
+    pub async fn start(settings: FarmSettings) -> Arc<Farm> {
         let farm = Arc::new(Farm {
             metrics: Metrics::new(settings.max_sessions),
             settings,

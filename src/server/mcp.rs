@@ -51,7 +51,7 @@ fn reply(status: StatusCode, body: Value) -> Response {
 }
 
 pub async fn handle(State(app): State<Arc<App>>, request: axum::extract::Request) -> Response {
-    let s = &app.farm.settings;
+    let s = &app.settings;
     let token = match app.tokens.check_api(request.headers()) {
         Ok(token) => token,
         Err(e) => {

@@ -85,7 +85,7 @@ pub async fn upgrade(
             return response;
         }
     };
-    let s = &app.farm.settings;
+    let s = &app.settings;
     let limit = s.max_ws_message_bytes;
     let max_write = s.ws_max_write_buffer_bytes as usize;
     ws.read_buffer_size(READ_BUFFER)
@@ -147,7 +147,7 @@ async fn connection(app: Arc<App>, socket: WebSocket, client: Option<ClientKey>)
     let _tracker = app.connections.clone();
     let metrics = app.farm.metrics.clone();
     metrics.ws_connections.increment(1.0);
-    let settings = &app.farm.settings;
+    let settings = &app.settings;
     let mut conn =
         Conn { app: app.clone(), socket, write_timeout: Duration::from_secs(settings.ws_write_timeout_secs) };
     let mut phase = app.phase.clone();
@@ -169,13 +169,13 @@ async fn connection(app: Arc<App>, socket: WebSocket, client: Option<ClientKey>)
 }
 
 async fn serve(conn: &mut Conn, entry: &SessionEntry) {
-    let interval = Duration::from_secs(conn.app.farm.settings.ws_ping_interval_secs.max(1));
+    let interval = Duration::from_secs(conn.app.settings.ws_ping_interval_secs.max(1));
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     let mut last_pong = Instant::now();
     let mut ping_sent: Option<Instant> = None;
     // Client pings since the server's last ping tick (the policy's window).
     let mut client_pings: u32 = 0;
-    let max_client_pings = conn.app.farm.settings.ws_max_client_pings;
+    let max_client_pings = conn.app.settings.ws_max_client_pings;
     loop {
         tokio::select! {
             biased;
@@ -270,8 +270,8 @@ fn check_keys(obj: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError
 }
 
 async fn handle(conn: &mut Conn, entry: &SessionEntry, text: &str) -> Result<Next, ()> {
-    let farm = conn.app.farm.clone();
-    let reply = match dispatch(&farm, entry, text).await {
+    let app = conn.app.clone();
+    let reply = match dispatch(&app, entry, text).await {
         Ok(Reply::Frame(m)) => m,
         Ok(Reply::Close) => return Ok(Next::Close(close_code::NORMAL, "")),
         Err(e) => {
@@ -294,8 +294,9 @@ enum Reply {
     Close,
 }
 
-async fn dispatch(farm: &crate::farm::Farm, entry: &SessionEntry, text: &str) -> Result<Reply, ApiError> {
-    let value = parse_json(text.as_bytes(), farm.settings.max_json_depth)?;
+async fn dispatch(app: &App, entry: &SessionEntry, text: &str) -> Result<Reply, ApiError> {
+    let farm = &app.farm;
+    let value = parse_json(text.as_bytes(), app.settings.max_json_depth)?;
     let unknown = |t: &str| ApiError::new(Code::UnknownType, format!("Unknown message type: {t}"));
     let Value::Object(mut obj) = value else { return Err(unknown("")) };
     let kind = obj.remove("type");
