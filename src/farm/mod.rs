@@ -69,6 +69,10 @@ pub enum FarmError {
     StepInProgress,
     #[error("{0}")]
     Session(SessionError),
+    /// The farm failed (the session actor could not be spawned); the cause is
+    /// logged, not sent.
+    #[error("internal error: the session could not be started")]
+    Internal,
 }
 
 /// A live session as the transports see it.
@@ -178,29 +182,19 @@ impl Farm {
         }
         let id = id.unwrap_or_else(SessionId::mint);
         let status = Arc::new(SessionStatus::new(transport, self.now_ms(), client));
-        let spawned = match self.supervisor() {
-            Some(sup) => sup
-                .call(
-                    |reply| SupervisorMsg::Spawn {
-                        id,
-                        status: status.clone(),
-                        options: self.episode_options(),
-                        reply,
-                    },
-                    Some(self.settings.request_deadline()),
-                )
-                .await
-                .ok()
-                .and_then(|r| match r {
-                    CallResult::Success(Ok(actor)) => Some(actor),
-                    _ => None,
-                }),
-            None => None,
-        };
-        let Some(actor) = spawned else {
-            self.live.fetch_sub(1, Ordering::AcqRel);
-            self.release_client(client);
-            return Err(FarmError::Draining);
+        let actor = match self.spawn(id, status.clone()).await {
+            Ok(actor) => actor,
+            Err(cause) => {
+                self.live.fetch_sub(1, Ordering::AcqRel);
+                self.release_client(client);
+                // The supervisor is gone once shutdown has begun: that is draining.
+                if self.is_draining() {
+                    self.metrics.rejected(RejectReason::Draining).increment(1);
+                    return Err(FarmError::Draining);
+                }
+                tracing::error!(session = %id, %cause, "cannot start a session");
+                return Err(FarmError::Internal);
+            }
         };
         let entry = Arc::new(SessionEntry { id, secret: SessionSecret::mint(), actor, status });
         match self.sessions.entry(id) {
@@ -221,6 +215,25 @@ impl Farm {
         self.metrics.created(transport).increment(1);
         tracing::info!(session = %id, transport = transport.as_str(), "session started");
         Ok(entry)
+    }
+
+    /// Asks the supervisor to spawn a session actor; the error says why it did not.
+    async fn spawn(&self, id: SessionId, status: Arc<SessionStatus>) -> Result<ActorRef<SessionMsg>, String> {
+        let Some(sup) = self.supervisor() else { return Err("the supervisor has stopped".into()) };
+        let options = self.episode_options();
+        let call = sup.call(
+            |reply| SupervisorMsg::Spawn { id, status, options, reply },
+            Some(self.settings.request_deadline()),
+        );
+        match call.await {
+            Ok(CallResult::Success(Ok(actor))) => Ok(actor),
+            Ok(CallResult::Success(Err(e))) => Err(format!("spawn failed: {e}")),
+            Ok(CallResult::Timeout) => {
+                Err("the supervisor did not answer within the request deadline".into())
+            }
+            Ok(CallResult::SenderError) => Err("the supervisor dropped the request".into()),
+            Err(e) => Err(format!("the supervisor is unreachable: {e}")),
+        }
     }
 
     /// Refuses a proposed id that a live session holds (counted as a rejection).

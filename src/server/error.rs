@@ -30,6 +30,7 @@ pub enum Code {
     CapacityReached,
     Draining,
     SessionCrashed,
+    InternalError,
 }
 
 impl Code {
@@ -46,7 +47,7 @@ impl Code {
             Code::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
             Code::CapacityReached | Code::Draining => StatusCode::SERVICE_UNAVAILABLE,
-            Code::SessionCrashed => StatusCode::INTERNAL_SERVER_ERROR,
+            Code::SessionCrashed | Code::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -71,6 +72,7 @@ impl Code {
             Code::CapacityReached => "CAPACITY_REACHED",
             Code::Draining => "DRAINING",
             Code::SessionCrashed => "SESSION_CRASHED",
+            Code::InternalError => "INTERNAL_ERROR",
         }
     }
 }
@@ -168,6 +170,7 @@ impl From<FarmError> for ApiError {
             FarmError::Session(SessionError::Invalid(v)) => ApiError::validation(&v),
             FarmError::Session(SessionError::EpisodeDone) => ApiError::new(Code::EpisodeDone, message),
             FarmError::Session(SessionError::NoEpisode) => ApiError::new(Code::NoEpisode, message),
+            FarmError::Internal => ApiError::new(Code::InternalError, message),
         }
     }
 }
@@ -187,5 +190,18 @@ impl IntoResponse for ApiError {
             headers.insert(name, value);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_failure_is_not_reported_as_draining() {
+        let e = ApiError::from(FarmError::Internal);
+        assert_eq!(e.code.as_str(), "INTERNAL_ERROR");
+        assert_eq!(e.code.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(ApiError::from(FarmError::Draining).code.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 }

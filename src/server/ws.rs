@@ -138,8 +138,20 @@ impl Conn {
         let _ = tokio::time::timeout(REFUSAL_GRACE, self.socket.recv()).await;
         match e {
             FarmError::Draining => self.close(close_code::GOING_AWAY, "draining").await,
+            FarmError::Internal => self.close(close_code::INTERNAL, "internal error").await,
             _ => self.close(close_code::TRY_AGAIN_LATER, "capacity").await,
         }
+    }
+}
+
+/// The close code and reason for a session that ended for `reason`.
+fn ended_close(reason: Option<CloseReason>) -> (u16, &'static str) {
+    match reason {
+        Some(CloseReason::IdleTimeout) => (close_code::IDLE_TIMEOUT, "idle_timeout"),
+        Some(CloseReason::MaxLifetime) => (close_code::MAX_LIFETIME, "max_lifetime"),
+        Some(CloseReason::Panic) => (close_code::INTERNAL, "session crashed"),
+        Some(CloseReason::Shutdown) => (close_code::GOING_AWAY, "draining"),
+        Some(CloseReason::ClientClose) | None => (close_code::NORMAL, ""),
     }
 }
 
@@ -180,13 +192,7 @@ async fn serve(conn: &mut Conn, entry: &SessionEntry) {
         tokio::select! {
             biased;
             _ = entry.status.ended.notified() => {
-                let (code, reason) = match entry.status.end_reason() {
-                    Some(CloseReason::IdleTimeout) => (close_code::IDLE_TIMEOUT, "idle_timeout"),
-                    Some(CloseReason::MaxLifetime) => (close_code::MAX_LIFETIME, "max_lifetime"),
-                    Some(CloseReason::Panic) => (close_code::INTERNAL, "session crashed"),
-                    Some(CloseReason::Shutdown) => (close_code::GOING_AWAY, "draining"),
-                    Some(CloseReason::ClientClose) | None => (close_code::NORMAL, ""),
-                };
+                let (code, reason) = ended_close(entry.status.end_reason());
                 conn.close(code, reason).await;
                 return;
             }
@@ -280,7 +286,11 @@ async fn handle(conn: &mut Conn, entry: &SessionEntry, text: &str) -> Result<Nex
             return Ok(match code {
                 Code::SessionCrashed => Next::Close(close_code::INTERNAL, "session crashed"),
                 Code::Draining => Next::Close(close_code::GOING_AWAY, "draining"),
-                Code::SessionExpired => Next::Close(close_code::IDLE_TIMEOUT, "idle_timeout"),
+                // The session was reaped or crashed: close with the reason it ended.
+                Code::SessionExpired => {
+                    let (code, reason) = ended_close(entry.status.end_reason());
+                    Next::Close(code, reason)
+                }
                 _ => Next::Continue,
             });
         }
@@ -341,5 +351,19 @@ async fn dispatch(app: &App, entry: &SessionEntry, text: &str) -> Result<Reply, 
             "Unknown message type: mcp (MCP is served at POST /mcp, not on /ws)",
         )),
         other => Err(unknown(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_closes_with_the_reason_it_ended() {
+        assert_eq!(ended_close(Some(CloseReason::IdleTimeout)), (4001, "idle_timeout"));
+        assert_eq!(ended_close(Some(CloseReason::MaxLifetime)), (4002, "max_lifetime"));
+        assert_eq!(ended_close(Some(CloseReason::Panic)), (1011, "session crashed"));
+        assert_eq!(ended_close(Some(CloseReason::Shutdown)), (1001, "draining"));
+        assert_eq!(ended_close(None), (1000, ""));
     }
 }
