@@ -1,4 +1,4 @@
-//! Capacity, idle timeout and lifetime (spec/farm.md §3), each with its error,
+//! Capacity, idle timeout and lifetime (docs/PROTOCOL.md, lifecycle), each with its error,
 //! and no other session disturbed.
 
 mod common;

@@ -1,4 +1,4 @@
-//! The farm's protocol over real sockets on 127.0.0.1 (spec/farm.md §2, §4, §5).
+//! The farm's protocol over real sockets on 127.0.0.1 (docs/PROTOCOL.md).
 
 mod common;
 

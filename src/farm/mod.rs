@@ -1,5 +1,5 @@
 //! The farm: many isolated sessions, one actor each, owned by a supervisor
-//! (spec/farm.md §1, §3). Admission happens here, before a session is spawned,
+//! (docs/PROTOCOL.md: shape, lifecycle). Admission happens here, before a session is spawned,
 //! because actor mailboxes are unbounded.
 
 pub mod id;

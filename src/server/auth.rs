@@ -1,4 +1,4 @@
-//! Tokens (spec/farm.md §4): agent routes need a token when `--api-token` or
+//! Tokens (docs/PROTOCOL.md): agent routes need a token when `--api-token` or
 //! `--api-token-file` sets any, as `Authorization: Bearer <token>` or Basic
 //! with the token as password (what OpenEnv's websockets client sends for
 //! `http://user:token@host`). Operator routes need the operator token.

@@ -1,4 +1,4 @@
-//! One error shape for every transport (spec/farm.md §2): a code, a message,
+//! One error shape for every transport (docs/PROTOCOL.md, errors): a code, a message,
 //! optional details; mapped to HTTP statuses here and to WS frames in ws.rs.
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -34,6 +34,30 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code (docs/PROTOCOL.md lists each; a test checks).
+    pub const ALL: [Code; 20] = [
+        Code::InvalidJson,
+        Code::BadRequest,
+        Code::UnknownType,
+        Code::ValidationError,
+        Code::Unauthorized,
+        Code::NotFound,
+        Code::MethodNotAllowed,
+        Code::SessionNotFound,
+        Code::SessionConflict,
+        Code::SessionExpired,
+        Code::NoEpisode,
+        Code::EpisodeDone,
+        Code::StepInProgress,
+        Code::PayloadTooLarge,
+        Code::RequestTimeout,
+        Code::DeadlineExceeded,
+        Code::CapacityReached,
+        Code::Draining,
+        Code::SessionCrashed,
+        Code::InternalError,
+    ];
+
     pub fn status(self) -> StatusCode {
         match self {
             Code::InvalidJson | Code::BadRequest | Code::UnknownType => StatusCode::BAD_REQUEST,

@@ -200,7 +200,7 @@ pub fn router(app: Arc<App>) -> Router {
     router.with_state(app)
 }
 
-/// Serves until `shutdown` resolves, then drains (spec/farm.md §3): not
+/// Serves until `shutdown` resolves, then drains (docs/PROTOCOL.md, lifecycle): not
 /// ready, new sessions refused, open episodes given the drain timeout,
 /// WebSocket clients closed with 1001, in-flight requests given the shutdown
 /// grace; whatever is still open after it is dropped.

@@ -1,5 +1,5 @@
-//! OpenEnv WebSocket `/ws`: one connection is one session (spec/farm.md §2,
-//! openenv-protocol.md §2). Exactly one reply frame per request, in order;
+//! OpenEnv WebSocket `/ws`: one connection is one session (docs/PROTOCOL.md,
+//! WebSocket). Exactly one reply frame per request, in order;
 //! `close` gets none. Pings are answered by the protocol layer (at most one
 //! pong pending), the server pings on its own schedule, and a connection's
 //! memory is bounded whatever the client does: the write buffer has a cap,
