@@ -11,9 +11,10 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use dashmap::DashMap;
 use ractor::rpc::CallResult;
@@ -455,7 +456,7 @@ impl Farm {
 
     /// Waits (on `activity`, never by polling) until `done` holds or `timeout` passes; false on timeout.
     async fn wait_until(&self, timeout: Duration, done: impl Fn() -> bool) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = Instant::now() + timeout;
         loop {
             let changed = self.activity.notified();
             tokio::pin!(changed);
