@@ -111,13 +111,11 @@ pub struct ApiError {
     pub details: Option<serde_json::Map<String, Value>>,
     /// Extra keys placed beside code and message in WS frames (OpenEnv's capacity shape).
     pub extra: Option<serde_json::Map<String, Value>>,
-    /// Headers to add (Allow, WWW-Authenticate).
-    pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
     pub fn new(code: Code, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into(), details: None, extra: None, headers: Vec::new() }
+        ApiError { code, message: message.into(), details: None, extra: None }
     }
 
     pub fn with_detail(mut self, key: &str, value: impl Into<Value>) -> ApiError {
@@ -209,9 +207,6 @@ impl IntoResponse for ApiError {
         }
         if self.code == Code::Unauthorized {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        for (name, value) in self.headers {
-            headers.insert(name, value);
         }
         response
     }
