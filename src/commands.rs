@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::env::action::ActionType;
 use crate::env::artifacts::render;
 use crate::env::grader::{GroundTruth, ground_truth};
 use crate::env::observation::ActionResult;
@@ -89,14 +90,15 @@ pub fn grade(task: TaskId, seed: u64, diagnosis: &str) -> Result<String, String>
     let mut value: serde_json::Value =
         serde_json::from_str(diagnosis).map_err(|e| format!("--diagnosis is not valid JSON: {e}"))?;
     if let serde_json::Value::Object(obj) = &mut value {
-        obj.entry("action_type").or_insert_with(|| "submit_diagnosis".into());
+        obj.entry("action_type").or_insert_with(|| ActionType::SubmitDiagnosis.as_str().into());
     }
     let d = match Action::from_json(&value).map_err(|e| format!("--diagnosis: {e}"))? {
         Action::SubmitDiagnosis(d) => d,
         other => {
             return Err(format!(
-                "--diagnosis: action_type must be submit_diagnosis, not {}",
-                other.action_type()
+                "--diagnosis: action_type must be {}, not {}",
+                ActionType::SubmitDiagnosis.as_str(),
+                other.action_type().as_str()
             ));
         }
     };

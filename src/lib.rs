@@ -1,6 +1,8 @@
 //! MLOps Pipeline Debugger: a deterministic environment for LLM agents, and
 //! the farm that serves many episodes of it at once.
 
+#![forbid(unsafe_code)]
+
 pub mod agent;
 pub mod bench;
 pub mod cli;

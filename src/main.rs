@@ -32,7 +32,7 @@ fn serve(settings: Settings) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        let addr = std::net::SocketAddr::new(settings.host, settings.port);
+        let addr = std::net::SocketAddr::new(settings.server.host, settings.server.port);
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => l,
             Err(e) => {
@@ -40,10 +40,10 @@ fn serve(settings: Settings) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        let admin = match settings.admin_port {
+        let admin = match settings.server.admin_port {
             None => None,
             Some(port) => {
-                let addr = std::net::SocketAddr::new(settings.host, port);
+                let addr = std::net::SocketAddr::new(settings.server.host, port);
                 match tokio::net::TcpListener::bind(addr).await {
                     Ok(l) => Some(l),
                     Err(e) => {

@@ -5,11 +5,12 @@
 
 use std::sync::Arc;
 
-use metrics::{Counter, Gauge, Histogram, Key, Label, Metadata, Recorder, SharedString, Unit};
+use metrics::{Counter, Gauge, Histogram, Key, Metadata, Recorder, SharedString, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
-use crate::env::action::ACTION_TYPES;
+use crate::env::action::ActionType;
 use crate::env::{ENV_VERSION, TaskId};
+use crate::farm::{CloseReason, Transport};
 
 pub const SESSIONS_ACTIVE: &str = "mlops_sessions_active";
 pub const SESSIONS_CAPACITY: &str = "mlops_sessions_capacity";
@@ -52,11 +53,6 @@ pub const ALL: [&str; 18] = [
     ACTOR_PANICS,
 ];
 
-pub const TRANSPORTS: [&str; 3] = ["ws", "http", "mcp"];
-pub const CLOSE_REASONS: [&str; 5] = ["client_close", "idle_timeout", "max_lifetime", "panic", "shutdown"];
-pub const REJECT_REASONS: [&str; 4] = ["capacity", "draining", "client_capacity", "conflict"];
-pub const STEP_OUTCOMES: [&str; 3] = ["ok", "invalid", "error"];
-pub const EPISODE_OUTCOMES: [&str; 3] = ["submitted", "truncated", "abandoned"];
 /// Route patterns labelled on HTTP metrics; anything else is "unmatched".
 pub const ROUTES: [&str; 15] = [
     "/reset",
@@ -75,7 +71,235 @@ pub const ROUTES: [&str; 15] = [
     "/ws",
     "/operator",
 ];
-pub const STATUS_CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
+
+/// One metric label: its key and its closed set of values. `index` is a
+/// match, not a lookup, so a value outside the set cannot be named.
+pub trait Label: Copy + 'static {
+    const KEY: &'static str;
+    /// Every value, in index order.
+    const ALL: &'static [Self];
+    fn value(self) -> &'static str;
+    /// The position of this value in `ALL`.
+    fn index(self) -> usize;
+}
+
+/// The task of a session's current episode; `None` ("none") before the first reset.
+impl Label for Option<TaskId> {
+    const KEY: &'static str = "task";
+    const ALL: &'static [Self] = &[Some(TaskId::Easy), Some(TaskId::Medium), Some(TaskId::Hard), None];
+    fn value(self) -> &'static str {
+        self.map_or("none", TaskId::as_str)
+    }
+    fn index(self) -> usize {
+        self.map_or(TaskId::ALL.len(), |t| t as usize)
+    }
+}
+
+impl Label for TaskId {
+    const KEY: &'static str = "task";
+    const ALL: &'static [Self] = &TaskId::ALL;
+    fn value(self) -> &'static str {
+        self.as_str()
+    }
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A step's action type; `None` ("unknown") for an action that did not parse.
+impl Label for Option<ActionType> {
+    const KEY: &'static str = "action";
+    const ALL: &'static [Self] = &{
+        let mut all = [None; ActionType::ALL.len() + 1];
+        let mut i = 0;
+        while i < ActionType::ALL.len() {
+            all[i] = Some(ActionType::ALL[i]);
+            i += 1;
+        }
+        all
+    };
+    fn value(self) -> &'static str {
+        self.map_or("unknown", ActionType::as_str)
+    }
+    fn index(self) -> usize {
+        self.map_or(ActionType::ALL.len(), |t| t as usize)
+    }
+}
+
+impl Label for Transport {
+    const KEY: &'static str = "transport";
+    const ALL: &'static [Self] = &[Transport::Ws, Transport::Http, Transport::Mcp];
+    fn value(self) -> &'static str {
+        self.as_str()
+    }
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl Label for CloseReason {
+    const KEY: &'static str = "reason";
+    const ALL: &'static [Self] = &CloseReason::ALL;
+    fn value(self) -> &'static str {
+        self.as_str()
+    }
+    fn index(self) -> usize {
+        // the discriminants start at 1 (0 is "open" in the session status)
+        self as usize - 1
+    }
+}
+
+/// Defines a label enum local to the metrics: variants, their values and the key.
+macro_rules! label_enum {
+    ($(#[$doc:meta])* $name:ident, $key:literal, [$($variant:ident => $value:literal),+ $(,)?]) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name {
+            $($variant),+
+        }
+
+        impl Label for $name {
+            const KEY: &'static str = $key;
+            const ALL: &'static [Self] = &[$($name::$variant),+];
+            fn value(self) -> &'static str {
+                match self {
+                    $($name::$variant => $value),+
+                }
+            }
+            fn index(self) -> usize {
+                self as usize
+            }
+        }
+    };
+}
+
+label_enum!(
+    /// Why a new session was refused.
+    RejectReason, "reason", [
+        Capacity => "capacity",
+        Draining => "draining",
+        ClientCapacity => "client_capacity",
+        Conflict => "conflict",
+    ]
+);
+label_enum!(
+    /// How a step ended: applied, rejected as invalid, or refused (episode over).
+    StepOutcome, "outcome", [Ok => "ok", Invalid => "invalid", Error => "error"]
+);
+label_enum!(
+    /// How an episode ended.
+    EpisodeOutcome, "outcome", [Submitted => "submitted", Truncated => "truncated", Abandoned => "abandoned"]
+);
+label_enum!(
+    /// A WebSocket message's direction, seen from the server.
+    Direction, "direction", [In => "in", Out => "out"]
+);
+label_enum!(
+    /// An HTTP status class (1xx counts as 2xx).
+    StatusClass, "status", [S2xx => "2xx", S3xx => "3xx", S4xx => "4xx", S5xx => "5xx"]
+);
+
+impl StatusClass {
+    pub fn of(status: u16) -> StatusClass {
+        StatusClass::ALL[usize::from((status / 100).clamp(2, 5) - 2)]
+    }
+}
+
+/// An HTTP route pattern of `ROUTES`, or unmatched (a pattern, never a raw path).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route(usize);
+
+impl Route {
+    pub fn of_path(path: &str) -> Route {
+        if path.starts_with("/operator/") {
+            return Route::of_path("/operator");
+        }
+        Route(ROUTES.iter().position(|r| *r == path).unwrap_or(ROUTES.len()))
+    }
+}
+
+impl Label for Route {
+    const KEY: &'static str = "route";
+    const ALL: &'static [Self] = &{
+        let mut all = [Route(0); ROUTES.len() + 1];
+        let mut i = 0;
+        while i < all.len() {
+            all[i] = Route(i);
+            i += 1;
+        }
+        all
+    };
+    fn value(self) -> &'static str {
+        ROUTES.get(self.0).copied().unwrap_or("unmatched")
+    }
+    fn index(self) -> usize {
+        self.0
+    }
+}
+
+/// One series per value of a label, or per combination of two or three labels.
+struct Family<L, M> {
+    series: Vec<M>,
+    _labels: std::marker::PhantomData<L>,
+}
+
+/// A label or a tuple of labels: the combinations, in index order, and the
+/// position of one.
+trait LabelSet: Copy {
+    fn all() -> Vec<(Self, Vec<(&'static str, &'static str)>)>;
+    fn position(self) -> usize;
+}
+
+impl<A: Label> LabelSet for (A,) {
+    fn all() -> Vec<(Self, Vec<(&'static str, &'static str)>)> {
+        A::ALL.iter().map(|a| ((*a,), vec![(A::KEY, a.value())])).collect()
+    }
+    fn position(self) -> usize {
+        self.0.index()
+    }
+}
+
+impl<A: Label, B: Label> LabelSet for (A, B) {
+    fn all() -> Vec<(Self, Vec<(&'static str, &'static str)>)> {
+        let mut all = Vec::new();
+        for a in A::ALL {
+            for b in B::ALL {
+                all.push(((*a, *b), vec![(A::KEY, a.value()), (B::KEY, b.value())]));
+            }
+        }
+        all
+    }
+    fn position(self) -> usize {
+        self.0.index() * B::ALL.len() + self.1.index()
+    }
+}
+
+impl<A: Label, B: Label, C: Label> LabelSet for (A, B, C) {
+    fn all() -> Vec<(Self, Vec<(&'static str, &'static str)>)> {
+        let mut all = Vec::new();
+        for ((a, b), mut labels) in <(A, B)>::all() {
+            for c in C::ALL {
+                labels.push((C::KEY, c.value()));
+                all.push(((a, b, *c), labels.clone()));
+                labels.pop();
+            }
+        }
+        all
+    }
+    fn position(self) -> usize {
+        (self.0, self.1).position() * C::ALL.len() + self.2.index()
+    }
+}
+
+impl<L: LabelSet, M> Family<L, M> {
+    fn new(mut make: impl FnMut(&[(&'static str, &'static str)]) -> M) -> Self {
+        let series = L::all().iter().map(|(_, labels)| make(labels)).collect();
+        Family { series, _labels: std::marker::PhantomData }
+    }
+    fn get(&self, labels: L) -> &M {
+        &self.series[labels.position()]
+    }
+}
 
 /// Seconds from 25 us to 10 s, roughly doubling.
 pub const SECONDS_BUCKETS: [f64; 15] =
@@ -86,48 +310,25 @@ fn steps_of(lo: f64, hi: f64, step: f64) -> Vec<f64> {
     (0..=n).map(|i| ((lo + step * i as f64) * 1e6).round() / 1e6).collect()
 }
 
-/// Label value of an episode's task, or "none" before the first reset.
-pub fn task_label(task: Option<TaskId>) -> &'static str {
-    task.map_or("none", TaskId::as_str)
-}
-
-const TASK_LABELS: [&str; 4] = ["easy", "medium", "hard", "none"];
-/// Step actions: the eight types, or "unknown" for an invalid action.
-pub const ACTION_LABELS: [&str; 9] = [
-    ACTION_TYPES[0],
-    ACTION_TYPES[1],
-    ACTION_TYPES[2],
-    ACTION_TYPES[3],
-    ACTION_TYPES[4],
-    ACTION_TYPES[5],
-    ACTION_TYPES[6],
-    ACTION_TYPES[7],
-    "unknown",
-];
-
-fn idx(list: &[&str], value: &str) -> usize {
-    list.iter().position(|v| *v == value).unwrap_or(list.len() - 1)
-}
-
-/// Handles for every series, indexed by label position.
+/// Handles for every series, one family per metric with labels.
 pub struct Metrics {
     handle: PrometheusHandle,
     pub capacity: Gauge,
-    sessions_active: Vec<Gauge>,
-    created: Vec<Counter>,
-    closed: Vec<Counter>,
-    rejected: Vec<Counter>,
-    steps: Vec<Counter>,
-    step_duration: Vec<Histogram>,
+    sessions_active: Family<(Option<TaskId>,), Gauge>,
+    created: Family<(Transport,), Counter>,
+    closed: Family<(CloseReason,), Counter>,
+    rejected: Family<(RejectReason,), Counter>,
+    steps: Family<(TaskId, Option<ActionType>, StepOutcome), Counter>,
+    step_duration: Family<(Option<ActionType>,), Histogram>,
     pub reset_duration: Histogram,
-    episodes: Vec<Counter>,
-    episode_score: Vec<Histogram>,
-    episode_steps: Vec<Histogram>,
-    episode_reward: Vec<Histogram>,
+    episodes: Family<(TaskId, EpisodeOutcome), Counter>,
+    episode_score: Family<(TaskId,), Histogram>,
+    episode_steps: Family<(TaskId,), Histogram>,
+    episode_reward: Family<(TaskId,), Histogram>,
     pub ws_connections: Gauge,
-    ws_messages: Vec<Counter>,
-    http_requests: Vec<Counter>,
-    http_duration: Vec<Histogram>,
+    ws_messages: Family<(Direction,), Counter>,
+    http_requests: Family<(Route, StatusClass), Counter>,
+    http_duration: Family<(Route,), Histogram>,
     pub panics: Counter,
 }
 
@@ -137,7 +338,7 @@ struct Registrar {
 
 impl Registrar {
     fn key(name: &'static str, labels: &[(&'static str, &'static str)]) -> Key {
-        Key::from_parts(name, labels.iter().map(|(k, v)| Label::new(*k, *v)).collect::<Vec<_>>())
+        Key::from_parts(name, labels.iter().map(|(k, v)| metrics::Label::new(*k, *v)).collect::<Vec<_>>())
     }
     fn meta() -> Metadata<'static> {
         Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()))
@@ -212,26 +413,6 @@ impl Metrics {
         }
         let capacity = r.gauge(SESSIONS_CAPACITY, &[]);
         capacity.set(max_sessions as f64);
-        let mut steps = Vec::new();
-        for task in &TASK_LABELS[..3] {
-            for action in ACTION_LABELS {
-                for outcome in STEP_OUTCOMES {
-                    steps.push(r.counter(STEPS, &[("task", task), ("action", action), ("outcome", outcome)]));
-                }
-            }
-        }
-        let mut episodes = Vec::new();
-        for task in &TASK_LABELS[..3] {
-            for outcome in EPISODE_OUTCOMES {
-                episodes.push(r.counter(EPISODES, &[("task", task), ("outcome", outcome)]));
-            }
-        }
-        let mut http_requests = Vec::new();
-        for route in ROUTES.iter().copied().chain(["unmatched"]) {
-            for class in STATUS_CLASSES {
-                http_requests.push(r.counter(HTTP_REQUESTS, &[("route", route), ("status", class)]));
-            }
-        }
         let build = r.gauge(
             BUILD_INFO,
             &[
@@ -241,33 +422,23 @@ impl Metrics {
             ],
         );
         build.set(1.0);
-        let per_task =
-            |name| TASK_LABELS[..3].iter().map(|t| r.histogram(name, &[("task", t)])).collect::<Vec<_>>();
         let m = Metrics {
             capacity,
-            sessions_active: TASK_LABELS.iter().map(|t| r.gauge(SESSIONS_ACTIVE, &[("task", t)])).collect(),
-            created: TRANSPORTS.iter().map(|t| r.counter(SESSIONS_CREATED, &[("transport", t)])).collect(),
-            closed: CLOSE_REASONS.iter().map(|t| r.counter(SESSIONS_CLOSED, &[("reason", t)])).collect(),
-            rejected: REJECT_REASONS.iter().map(|t| r.counter(SESSIONS_REJECTED, &[("reason", t)])).collect(),
-            steps,
-            step_duration: ACTION_LABELS
-                .iter()
-                .map(|a| r.histogram(STEP_DURATION, &[("action", a)]))
-                .collect(),
+            sessions_active: Family::new(|l| r.gauge(SESSIONS_ACTIVE, l)),
+            created: Family::new(|l| r.counter(SESSIONS_CREATED, l)),
+            closed: Family::new(|l| r.counter(SESSIONS_CLOSED, l)),
+            rejected: Family::new(|l| r.counter(SESSIONS_REJECTED, l)),
+            steps: Family::new(|l| r.counter(STEPS, l)),
+            step_duration: Family::new(|l| r.histogram(STEP_DURATION, l)),
             reset_duration: r.histogram(RESET_DURATION, &[]),
-            episodes,
-            episode_score: per_task(EPISODE_SCORE),
-            episode_steps: per_task(EPISODE_STEPS),
-            episode_reward: per_task(EPISODE_REWARD),
+            episodes: Family::new(|l| r.counter(EPISODES, l)),
+            episode_score: Family::new(|l| r.histogram(EPISODE_SCORE, l)),
+            episode_steps: Family::new(|l| r.histogram(EPISODE_STEPS, l)),
+            episode_reward: Family::new(|l| r.histogram(EPISODE_REWARD, l)),
             ws_connections: r.gauge(WS_CONNECTIONS_ACTIVE, &[]),
-            ws_messages: ["in", "out"].iter().map(|d| r.counter(WS_MESSAGES, &[("direction", d)])).collect(),
-            http_requests,
-            http_duration: ROUTES
-                .iter()
-                .copied()
-                .chain(["unmatched"])
-                .map(|route| r.histogram(HTTP_REQUEST_DURATION, &[("route", route)]))
-                .collect(),
+            ws_messages: Family::new(|l| r.counter(WS_MESSAGES, l)),
+            http_requests: Family::new(|l| r.counter(HTTP_REQUESTS, l)),
+            http_duration: Family::new(|l| r.histogram(HTTP_REQUEST_DURATION, l)),
             panics: r.counter(ACTOR_PANICS, &[]),
             handle: r.recorder.handle(),
         };
@@ -285,44 +456,86 @@ impl Metrics {
     }
 
     pub fn session_active(&self, task: Option<TaskId>) -> &Gauge {
-        &self.sessions_active[idx(&TASK_LABELS, task_label(task))]
+        self.sessions_active.get((task,))
     }
-    pub fn created(&self, transport: &str) -> &Counter {
-        &self.created[idx(&TRANSPORTS, transport)]
+    pub fn created(&self, transport: Transport) -> &Counter {
+        self.created.get((transport,))
     }
-    pub fn closed(&self, reason: &str) -> &Counter {
-        &self.closed[idx(&CLOSE_REASONS, reason)]
+    pub fn closed(&self, reason: CloseReason) -> &Counter {
+        self.closed.get((reason,))
     }
-    pub fn rejected(&self, reason: &str) -> &Counter {
-        &self.rejected[idx(&REJECT_REASONS, reason)]
+    pub fn rejected(&self, reason: RejectReason) -> &Counter {
+        self.rejected.get((reason,))
     }
-    pub fn step(&self, task: TaskId, action: &str, outcome: &str) -> &Counter {
-        let t = idx(&TASK_LABELS, task.as_str());
-        let a = idx(&ACTION_LABELS, action);
-        let o = idx(&STEP_OUTCOMES, outcome);
-        &self.steps[(t * ACTION_LABELS.len() + a) * STEP_OUTCOMES.len() + o]
+    /// A step's counter; `action` is `None` for an action that did not parse.
+    pub fn step(&self, task: TaskId, action: Option<ActionType>, outcome: StepOutcome) -> &Counter {
+        self.steps.get((task, action, outcome))
     }
-    pub fn step_duration(&self, action: &str) -> &Histogram {
-        &self.step_duration[idx(&ACTION_LABELS, action)]
+    pub fn step_duration(&self, action: Option<ActionType>) -> &Histogram {
+        self.step_duration.get((action,))
     }
     /// Records an ended episode.
-    pub fn episode_end(&self, task: TaskId, outcome: &str, score: Option<f64>, steps: u32, reward: f64) {
-        let t = idx(&TASK_LABELS, task.as_str());
-        self.episodes[t * EPISODE_OUTCOMES.len() + idx(&EPISODE_OUTCOMES, outcome)].increment(1);
+    pub fn episode_end(
+        &self,
+        task: TaskId,
+        outcome: EpisodeOutcome,
+        score: Option<f64>,
+        steps: u32,
+        reward: f64,
+    ) {
+        self.episodes.get((task, outcome)).increment(1);
         if let Some(score) = score {
-            self.episode_score[t].record(score);
+            self.episode_score.get((task,)).record(score);
         }
-        self.episode_steps[t].record(steps as f64);
-        self.episode_reward[t].record(reward);
+        self.episode_steps.get((task,)).record(steps as f64);
+        self.episode_reward.get((task,)).record(reward);
     }
-    pub fn ws_message(&self, inbound: bool) -> &Counter {
-        &self.ws_messages[usize::from(!inbound)]
+    pub fn ws_message(&self, direction: Direction) -> &Counter {
+        self.ws_messages.get((direction,))
     }
     /// Records one HTTP request by route pattern (or unmatched) and status.
-    pub fn http_request(&self, route: Option<&str>, status: u16, seconds: f64) {
-        let r = route.and_then(|r| ROUTES.iter().position(|x| *x == r)).unwrap_or(ROUTES.len());
-        let class = ((status / 100).clamp(2, 5) - 2) as usize;
-        self.http_requests[r * STATUS_CLASSES.len() + class].increment(1);
-        self.http_duration[r].record(seconds);
+    pub fn http_request(&self, route: Route, status: u16, seconds: f64) {
+        self.http_requests.get((route, StatusClass::of(status))).increment(1);
+        self.http_duration.get((route,)).record(seconds);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn indexed<L: Label + std::fmt::Debug + PartialEq>() {
+        for (i, value) in L::ALL.iter().enumerate() {
+            assert_eq!(value.index(), i, "{value:?}");
+        }
+        let mut values: Vec<&str> = L::ALL.iter().map(|v| v.value()).collect();
+        values.sort();
+        values.dedup();
+        assert_eq!(values.len(), L::ALL.len(), "label values of {} are distinct", L::KEY);
+    }
+
+    #[test]
+    fn every_label_value_sits_at_its_index() {
+        indexed::<Option<TaskId>>();
+        indexed::<TaskId>();
+        indexed::<Option<ActionType>>();
+        indexed::<Transport>();
+        indexed::<CloseReason>();
+        indexed::<RejectReason>();
+        indexed::<StepOutcome>();
+        indexed::<EpisodeOutcome>();
+        indexed::<Direction>();
+        indexed::<StatusClass>();
+        indexed::<Route>();
+    }
+
+    #[test]
+    fn routes_and_status_classes() {
+        assert_eq!(Route::of_path("/step").value(), "/step");
+        assert_eq!(Route::of_path("/operator/sessions").value(), "/operator");
+        assert_eq!(Route::of_path("/nope").value(), "unmatched");
+        assert_eq!(StatusClass::of(101), StatusClass::S2xx);
+        assert_eq!(StatusClass::of(404), StatusClass::S4xx);
+        assert_eq!(StatusClass::of(599), StatusClass::S5xx);
     }
 }

@@ -55,7 +55,11 @@ async fn heuristic_solves_and_stuffing_and_random_do_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn infrastructure_failures_are_reported_not_scored() {
     // A farm with room for one session, evaluated with four connections at once.
-    let server = start(mlops_debug_env::config::Settings { max_sessions: 1, ..settings() }).await;
+    let server = start(mlops_debug_env::config::Settings {
+        farm: mlops_debug_env::config::FarmSettings { max_sessions: 1, ..settings().farm },
+        ..settings()
+    })
+    .await;
     let line =
         format!("--agent heuristic --tasks easy --episodes 12 --concurrency 4 --url {}", server.url(""));
     let summary = run(&args(&line), |_| {}).await.unwrap();

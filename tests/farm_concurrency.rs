@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use mlops_debug_env::config::Settings;
+use mlops_debug_env::config::{FarmSettings, Settings};
 use mlops_debug_env::env::grader::ground_truth;
 use mlops_debug_env::env::{Episode, TaskId};
 use serde_json::{Value, json};
@@ -43,7 +43,10 @@ fn solo(task: TaskId, seed: u64, episode_id: &str) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_sessions_each_see_their_own_episode() {
-    let server = Arc::new(start(Settings { max_sessions: SESSIONS, ..settings() }).await);
+    let server = Arc::new(
+        start(Settings { farm: FarmSettings { max_sessions: SESSIONS, ..settings().farm }, ..settings() })
+            .await,
+    );
     let barrier = Arc::new(Barrier::new(SESSIONS));
     let client = reqwest::Client::new();
     let mut tasks = Vec::new();

@@ -8,12 +8,13 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use mlops_debug_env::config::Settings;
+use mlops_debug_env::config::{FarmSettings, Settings};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_panicking_session_harms_no_other() {
-    let server = start(Settings { max_sessions: 3, ..settings() }).await;
+    let server =
+        start(Settings { farm: FarmSettings { max_sessions: 3, ..settings().farm }, ..settings() }).await;
     let http = Http::new(&server);
     let mut ws = server.ws().await;
     request(&mut ws, json!({"type": "reset", "data": {"task_id": "hard", "seed": 1}})).await;
@@ -71,7 +72,9 @@ async fn a_websocket_client_sees_the_crash_and_a_1011_close() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn slow_steps_hit_the_deadline_and_block_concurrent_steps() {
-    let server = start(Settings { request_deadline_secs: 1, ..settings() }).await;
+    let server =
+        start(Settings { farm: FarmSettings { request_deadline_secs: 1, ..settings().farm }, ..settings() })
+            .await;
     // Shared: the slow step presents the session's secret, which this client learned.
     let http = std::sync::Arc::new(Http::new(&server));
     let (_, _, r) = http.post("/reset", None, json!({"seed": 1})).await;

@@ -522,8 +522,14 @@ async fn proposing_a_live_id_is_a_conflict_never_an_attach() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_session_is_unreachable_over_http_without_its_secret() {
-    let server =
-        start(mlops_debug_env::config::Settings { operator_token: Some("op".into()), ..settings() }).await;
+    let server = start(mlops_debug_env::config::Settings {
+        server: mlops_debug_env::config::ServerSettings {
+            operator_token: Some("op".into()),
+            ..settings().server
+        },
+        ..settings()
+    })
+    .await;
     let mut ws = server.ws().await;
     request(&mut ws, json!({"type": "reset", "data": {"task_id": "easy", "seed": 3}})).await;
     let c = reqwest::Client::new();
@@ -686,10 +692,14 @@ async fn tokens_from_files_and_private_metrics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seed_salt_changes_the_episode_but_not_the_seed_shown() {
-    use mlops_debug_env::config::Settings;
+    use mlops_debug_env::config::{FarmSettings, Settings};
     let mut worlds = Vec::new();
     for salt in [None, Some("salt-1"), Some("salt-1"), Some("salt-2")] {
-        let server = start(Settings { seed_salt: salt.map(str::to_string), ..settings() }).await;
+        let server = start(Settings {
+            farm: FarmSettings { seed_salt: salt.map(str::to_string), ..settings().farm },
+            ..settings()
+        })
+        .await;
         let mut ws = server.ws().await;
         let r = request(&mut ws, json!({"type": "reset", "data": {"task_id": "medium", "seed": 11}})).await;
         assert_eq!(r["data"]["observation"]["seed"], 11, "the client's seed is shown");

@@ -1,4 +1,4 @@
-//! Capacity, idle timeout and lifetime (spec/farm.md §3), each with its error,
+//! Capacity, idle timeout and lifetime (docs/PROTOCOL.md, lifecycle), each with its error,
 //! and no other session disturbed.
 
 mod common;
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use futures_util::SinkExt;
-use mlops_debug_env::config::Settings;
+use mlops_debug_env::config::{FarmSettings, Settings};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -23,7 +23,8 @@ async fn wait_until(mut f: impl AsyncFnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capacity_refuses_new_sessions_and_frees_slots() {
-    let server = start(Settings { max_sessions: 2, ..settings() }).await;
+    let server =
+        start(Settings { farm: FarmSettings { max_sessions: 2, ..settings().farm }, ..settings() }).await;
     let http = Http::new(&server);
     let mut a = server.ws().await;
     request(&mut a, json!({"type": "reset", "data": {"seed": 1}})).await;
@@ -63,7 +64,9 @@ async fn capacity_refuses_new_sessions_and_frees_slots() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_sessions_expire_without_touching_active_ones() {
-    let server = start(Settings { idle_timeout_secs: 1, ..settings() }).await;
+    let server =
+        start(Settings { farm: FarmSettings { idle_timeout_secs: 1, ..settings().farm }, ..settings() })
+            .await;
     let http = Http::new(&server);
     let (_, _, idle) = http.post("/reset", None, json!({"seed": 1})).await;
     let idle_id = idle["session_id"].as_str().unwrap().to_string();
@@ -94,7 +97,11 @@ async fn idle_sessions_expire_without_touching_active_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_past_their_lifetime_end_after_their_episode() {
-    let server = start(Settings { max_session_lifetime_secs: 1, ..settings() }).await;
+    let server = start(Settings {
+        farm: FarmSettings { max_session_lifetime_secs: 1, ..settings().farm },
+        ..settings()
+    })
+    .await;
     let http = Http::new(&server);
     let (_, _, r) = http.post("/reset", None, json!({"task_id": "easy", "seed": 4})).await;
     let id = r["session_id"].as_str().unwrap().to_string();

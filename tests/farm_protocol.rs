@@ -1,4 +1,4 @@
-//! The farm's protocol over real sockets on 127.0.0.1 (spec/farm.md §2, §4, §5).
+//! The farm's protocol over real sockets on 127.0.0.1 (docs/PROTOCOL.md).
 
 mod common;
 
@@ -176,7 +176,11 @@ async fn websocket_bad_input_gets_error_frames_and_the_socket_stays_open() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_invalid_utf8_and_oversize_messages_close_the_socket() {
-    let server = start(mlops_debug_env::config::Settings { max_ws_message_bytes: 1024, ..settings() }).await;
+    let server = start(mlops_debug_env::config::Settings {
+        server: mlops_debug_env::config::ServerSettings { max_ws_message_bytes: 1024, ..settings().server },
+        ..settings()
+    })
+    .await;
     let mut ws = server.ws().await;
     use tokio_tungstenite::tungstenite::protocol::frame::{
         Frame,
@@ -290,7 +294,11 @@ async fn http_sessions_by_header_query_and_cookie() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_errors_have_one_shape_and_never_5xx_for_client_input() {
-    let server = start(mlops_debug_env::config::Settings { max_body_bytes: 2048, ..settings() }).await;
+    let server = start(mlops_debug_env::config::Settings {
+        server: mlops_debug_env::config::ServerSettings { max_body_bytes: 2048, ..settings().server },
+        ..settings()
+    })
+    .await;
     let http = Http::new(&server);
     let (_, _, body) = http.post("/reset", None, json!({})).await;
     let id = body["session_id"].as_str().unwrap().to_string();
@@ -494,7 +502,11 @@ async fn every_metric_exists_from_the_first_scrape_and_counts_episodes() {
 /// spec/environment.md §10.1: nothing agent-facing carries the answer before the end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_response_reveals_the_ground_truth_before_the_end() {
-    let server = start(mlops_debug_env::config::Settings { reveal_ground_truth: true, ..settings() }).await;
+    let server = start(mlops_debug_env::config::Settings {
+        farm: mlops_debug_env::config::FarmSettings { reveal_ground_truth: true, ..settings().farm },
+        ..settings()
+    })
+    .await;
     let http = Http::new(&server);
     let briefs: Vec<String> = TaskId::ALL.iter().map(|t| t.brief().to_string()).collect();
     for task in TaskId::ALL {
@@ -547,11 +559,14 @@ async fn no_response_reveals_the_ground_truth_before_the_end() {
     }
     server.stop().await;
     // hidden by default; --hide-ground-truth is accepted and beats --reveal-ground-truth
-    use mlops_debug_env::config::Settings;
+    use mlops_debug_env::config::{FarmSettings, Settings};
     for hidden in [
         settings(),
-        Settings { hide_ground_truth: true, ..settings() },
-        Settings { hide_ground_truth: true, reveal_ground_truth: true, ..settings() },
+        Settings { farm: FarmSettings { hide_ground_truth: true, ..settings().farm }, ..settings() },
+        Settings {
+            farm: FarmSettings { hide_ground_truth: true, reveal_ground_truth: true, ..settings().farm },
+            ..settings()
+        },
     ] {
         let hidden = start(hidden).await;
         let http = Http::new(&hidden);
@@ -568,8 +583,11 @@ async fn no_response_reveals_the_ground_truth_before_the_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_guard_the_agent_and_operator_routes() {
     let server = start(mlops_debug_env::config::Settings {
-        api_token: Some("s3cret".into()),
-        operator_token: Some("op".into()),
+        server: mlops_debug_env::config::ServerSettings {
+            api_token: Some("s3cret".into()),
+            operator_token: Some("op".into()),
+            ..settings().server
+        },
         ..settings()
     })
     .await;

@@ -1,4 +1,4 @@
-//! SIGTERM to a running server with sessions mid-episode (spec/farm.md §3):
+//! SIGTERM to a running server with sessions mid-episode (docs/PROTOCOL.md, lifecycle):
 //! /ready turns 503, new sessions are refused with DRAINING, steps on
 //! existing sessions are served, WebSocket clients get close 1001, and the
 //! process exits 0 within the drain timeout.

@@ -1,7 +1,7 @@
 //! openenv.yaml agrees with the catalogue: tasks, budgets, pools, checks,
 //! artifacts, categories, action types, observation keys, rewards.
 
-use mlops_debug_env::env::action::ACTION_TYPES;
+use mlops_debug_env::env::action::ActionType;
 use mlops_debug_env::env::catalogue::*;
 use mlops_debug_env::env::{Episode, TaskId};
 use yaml_rust2::{Yaml, YamlLoader};
@@ -29,7 +29,7 @@ fn openenv_yaml_matches_the_catalogue() {
     }
     let actions = doc["action_space"].as_hash().unwrap();
     let names: Vec<&str> = actions.keys().map(|k| k.as_str().unwrap()).collect();
-    assert_eq!(names, ACTION_TYPES.to_vec());
+    assert_eq!(names, ActionType::ALL.map(ActionType::as_str).to_vec());
     let checks: Vec<String> = CheckKind::ALL.iter().map(|c| c.as_str().to_string()).collect();
     assert_eq!(strings(&doc["action_space"]["run_sanity_check"]["sanity_check_type"]), checks);
     let artifacts: Vec<String> = ArtifactName::ALL.iter().map(|a| a.as_str().to_string()).collect();

@@ -6,6 +6,8 @@
 
 use serde_json::{Value, json};
 
+use crate::env::action::ActionType;
+
 /// What the investigation has established so far.
 #[derive(Default)]
 struct Evidence {
@@ -38,14 +40,14 @@ pub struct Heuristic {
     task: String,
 }
 
-fn read(action: &str) -> Value {
-    json!({"action_type": action})
+fn read(action: ActionType) -> Value {
+    json!({"action_type": action.as_str()})
 }
 fn check(name: &str) -> Value {
-    json!({"action_type": "run_sanity_check", "sanity_check_type": name})
+    json!({"action_type": ActionType::RunSanityCheck.as_str(), "sanity_check_type": name})
 }
 fn query(artifact: &str, path: &str) -> Value {
-    json!({"action_type": "query_artifact", "artifact_name": artifact, "field_path": path})
+    json!({"action_type": ActionType::QueryArtifact.as_str(), "artifact_name": artifact, "field_path": path})
 }
 
 impl Heuristic {
@@ -58,9 +60,9 @@ impl Heuristic {
     fn plan_for(task: &str) -> Vec<Value> {
         match task {
             "easy" => vec![
-                read("read_config"),
-                read("read_logs"),
-                read("check_dataset_stats"),
+                read(ActionType::ReadConfig),
+                read(ActionType::ReadLogs),
+                read(ActionType::CheckDatasetStats),
                 check("loss_trajectory"),
                 check("gradient_norms"),
                 query("config.yaml", "optimizer.name"),
@@ -70,9 +72,9 @@ impl Heuristic {
                 query("dataset_stats.json", "splits.train"),
             ],
             "medium" => vec![
-                read("read_config"),
-                read("check_dataset_stats"),
-                read("inspect_preprocessing"),
+                read(ActionType::ReadConfig),
+                read(ActionType::CheckDatasetStats),
+                read(ActionType::InspectPreprocessing),
                 check("data_leakage"),
                 check("feature_statistics"),
                 check("metric_gap_analysis"),
@@ -80,9 +82,9 @@ impl Heuristic {
                 query("dataset_stats.json", "splits"),
             ],
             _ => vec![
-                read("read_logs"),
-                read("read_eval_results"),
-                read("inspect_preprocessing"),
+                read(ActionType::ReadLogs),
+                read(ActionType::ReadEvalResults),
+                read(ActionType::InspectPreprocessing),
                 check("label_consistency"),
                 check("encoder_version_match"),
                 check("metric_gap_analysis"),
@@ -94,12 +96,12 @@ impl Heuristic {
     /// Records what the last action showed.
     fn observe(&mut self, observation: &Value) {
         let result = &observation["last_action_result"];
-        match result["action_type"].as_str() {
-            Some("run_sanity_check") => {
+        match result["action_type"].as_str().and_then(ActionType::parse) {
+            Some(ActionType::RunSanityCheck) => {
                 let name = result["check"].as_str().unwrap_or_default().to_string();
                 self.evidence.checks.push((name, result.clone()));
             }
-            Some("query_artifact") if result.get("field_path").is_some() => {
+            Some(ActionType::QueryArtifact) if result.get("field_path").is_some() => {
                 let path = result["field_path"].as_str().unwrap_or_default().to_string();
                 let value = if result["found"] == true { result["value"].clone() } else { Value::Null };
                 self.evidence.queries.push((path, value));
@@ -124,7 +126,7 @@ impl Heuristic {
     }
 
     fn submit(category: &str, file: &str, field: &str, diagnosis: &str, fix: String) -> Value {
-        json!({"action_type": "submit_diagnosis", "failure_category": category, "root_cause_file": file,
+        json!({"action_type": ActionType::SubmitDiagnosis.as_str(), "failure_category": category, "root_cause_file": file,
                "root_cause_field": field, "diagnosis": diagnosis, "proposed_fix": fix})
     }
 

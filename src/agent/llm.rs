@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
+use crate::env::action::ActionType;
+
 /// Characters of an action result shown to the model.
 const RESULT_CHARS: usize = 6_000;
 /// Messages of history kept after the system prompt.
@@ -54,7 +56,7 @@ pub struct LlmAgent {
     config: Arc<LlmConfig>,
     messages: Vec<Value>,
     /// Artifact reads not yet taken, for the fallback.
-    unread: Vec<&'static str>,
+    unread: Vec<ActionType>,
 }
 
 /// The first balanced JSON object in a reply that has an action_type.
@@ -98,11 +100,11 @@ impl LlmAgent {
             config,
             messages: vec![json!({"role": "system", "content": SYSTEM_PROMPT})],
             unread: vec![
-                "read_config",
-                "read_logs",
-                "check_dataset_stats",
-                "inspect_preprocessing",
-                "read_eval_results",
+                ActionType::ReadConfig,
+                ActionType::ReadLogs,
+                ActionType::CheckDatasetStats,
+                ActionType::InspectPreprocessing,
+                ActionType::ReadEvalResults,
             ],
         }
     }
@@ -162,15 +164,19 @@ impl LlmAgent {
         let left =
             observation["max_steps"].as_u64().unwrap_or(20) - observation["step_count"].as_u64().unwrap_or(0);
         match self.unread.pop() {
-            Some(read) if left > 1 => json!({"action_type": read}),
-            _ => json!({"action_type": "submit_diagnosis", "failure_category": "config_error",
+            Some(read) if left > 1 => json!({"action_type": read.as_str()}),
+            _ => {
+                json!({"action_type": ActionType::SubmitDiagnosis.as_str(), "failure_category": "config_error",
                         "root_cause_file": "config.yaml", "root_cause_field": "", "diagnosis": "no answer from the model",
-                        "proposed_fix": ""}),
+                        "proposed_fix": ""})
+            }
         }
     }
 
     pub async fn act(&mut self, observation: &Value) -> Value {
-        if let Some(read) = observation["last_action_result"]["action_type"].as_str() {
+        if let Some(read) =
+            observation["last_action_result"]["action_type"].as_str().and_then(ActionType::parse)
+        {
             self.unread.retain(|r| *r != read);
         }
         let turn = self.user_turn(observation);

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::env::action::ACTION_TYPES;
+use crate::env::action::ActionType;
 use crate::env::catalogue::{ArtifactName, Category, CheckKind};
 
 /// SplitMix64: a small, seedable generator for the agent's own choices.
@@ -63,17 +63,19 @@ impl RandomAgent {
                 "root_cause_file": r.pick(&ArtifactName::ALL).as_str(),
                 "root_cause_field": *r.pick(&FIELDS), "diagnosis": "random", "proposed_fix": *r.pick(&FIXES)});
         }
-        match *r.pick(&ACTION_TYPES[..7]) {
-            "run_sanity_check" => {
+        // Every action but the one that ends the episode, in the catalogue's order.
+        let actions: Vec<ActionType> = ActionType::ALL.into_iter().filter(|t| !t.ends_episode()).collect();
+        match *r.pick(&actions) {
+            ActionType::RunSanityCheck => {
                 json!({"action_type": "run_sanity_check", "sanity_check_type": r.pick(&CheckKind::ALL).as_str()})
             }
-            "query_artifact" => {
+            ActionType::QueryArtifact => {
                 json!({"action_type": "query_artifact", "artifact_name": r.pick(&ArtifactName::ALL).as_str()})
             }
-            "read_logs" if r.below(2) == 0 => {
+            ActionType::ReadLogs if r.below(2) == 0 => {
                 json!({"action_type": "read_logs", "log_filter": format!("epoch:1-{}", 1 + r.below(5))})
             }
-            other => json!({"action_type": other}),
+            other => json!({"action_type": other.as_str()}),
         }
     }
 }

@@ -5,7 +5,10 @@
 
 use serde_json::{Value, json};
 
-const READS: [&str; 3] = ["read_config", "read_logs", "inspect_preprocessing"];
+use crate::env::action::ActionType;
+
+const READS: [ActionType; 3] =
+    [ActionType::ReadConfig, ActionType::ReadLogs, ActionType::InspectPreprocessing];
 
 const ALL_FIELDS: &str = "optimizer.learning_rate, optimizer.momentum, training.batch_size, \
     StandardScaler.fit_transform, train_test_split.random_state, train_test_split.test_size, \
@@ -26,14 +29,14 @@ impl Stuffing {
     pub fn act(&mut self, observation: &Value) -> Value {
         let steps = observation["step_count"].as_u64().unwrap_or(0) as usize;
         if let Some(read) = READS.get(steps) {
-            return json!({"action_type": read});
+            return json!({"action_type": read.as_str()});
         }
         let (category, file) = match observation["task_id"].as_str() {
             Some("easy") => ("config_error", "config.yaml"),
             Some("medium") => ("data_leakage", "preprocessing.py"),
             _ => ("evaluation_bug", "preprocessing.py"),
         };
-        json!({"action_type": "submit_diagnosis", "failure_category": category, "root_cause_file": file,
+        json!({"action_type": ActionType::SubmitDiagnosis.as_str(), "failure_category": category, "root_cause_file": file,
                "root_cause_field": ALL_FIELDS, "diagnosis": "everything", "proposed_fix": ALL_FIXES})
     }
 }

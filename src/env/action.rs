@@ -40,40 +40,99 @@ pub enum Action {
     SubmitDiagnosis(Diagnosis),
 }
 
-pub const ACTION_TYPES: [&str; 8] = [
-    "read_config",
-    "read_logs",
-    "check_dataset_stats",
-    "inspect_preprocessing",
-    "read_eval_results",
-    "run_sanity_check",
-    "query_artifact",
-    "submit_diagnosis",
-];
+/// The kinds of action: one list from which the parser, the schemas, the MCP
+/// tools, the metric labels and the agents derive. A new action is a variant
+/// here (with its fields and description) plus its behaviour in `Episode::step`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ActionType {
+    ReadConfig,
+    ReadLogs,
+    CheckDatasetStats,
+    InspectPreprocessing,
+    ReadEvalResults,
+    RunSanityCheck,
+    QueryArtifact,
+    SubmitDiagnosis,
+}
+
+impl ActionType {
+    pub const ALL: [ActionType; 8] = [
+        ActionType::ReadConfig,
+        ActionType::ReadLogs,
+        ActionType::CheckDatasetStats,
+        ActionType::InspectPreprocessing,
+        ActionType::ReadEvalResults,
+        ActionType::RunSanityCheck,
+        ActionType::QueryArtifact,
+        ActionType::SubmitDiagnosis,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ActionType::ReadConfig => "read_config",
+            ActionType::ReadLogs => "read_logs",
+            ActionType::CheckDatasetStats => "check_dataset_stats",
+            ActionType::InspectPreprocessing => "inspect_preprocessing",
+            ActionType::ReadEvalResults => "read_eval_results",
+            ActionType::RunSanityCheck => "run_sanity_check",
+            ActionType::QueryArtifact => "query_artifact",
+            ActionType::SubmitDiagnosis => "submit_diagnosis",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ActionType> {
+        ActionType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// The fields this action may carry, besides action_type and metadata.
+    pub const fn fields(self) -> &'static [&'static str] {
+        match self {
+            ActionType::ReadLogs => &["log_filter"],
+            ActionType::RunSanityCheck => &["sanity_check_type"],
+            ActionType::QueryArtifact => &["artifact_name", "field_path"],
+            ActionType::SubmitDiagnosis => {
+                &["failure_category", "root_cause_file", "root_cause_field", "diagnosis", "proposed_fix"]
+            }
+            ActionType::ReadConfig
+            | ActionType::CheckDatasetStats
+            | ActionType::InspectPreprocessing
+            | ActionType::ReadEvalResults => &[],
+        }
+    }
+
+    /// What the action does, in one sentence (the MCP tool description).
+    pub const fn description(self) -> &'static str {
+        match self {
+            ActionType::ReadConfig => "Read config.yaml.",
+            ActionType::ReadLogs => {
+                "Read train.log, optionally only the lines a keyword or epoch range selects."
+            }
+            ActionType::CheckDatasetStats => "Read dataset_stats.json.",
+            ActionType::InspectPreprocessing => "Read preprocessing.py (data pipeline and evaluation code).",
+            ActionType::ReadEvalResults => "Read eval_results.json.",
+            ActionType::RunSanityCheck => "Run one of eight computed sanity checks.",
+            ActionType::QueryArtifact => {
+                "Read one field (dot path) of an artifact, or matching lines of the log or code; without field_path, the whole artifact."
+            }
+            ActionType::SubmitDiagnosis => "Submit the diagnosis; ends the episode and returns the score.",
+        }
+    }
+
+    /// Whether the action ends the episode.
+    pub const fn ends_episode(self) -> bool {
+        matches!(self, ActionType::SubmitDiagnosis)
+    }
+}
+
+impl Serialize for ActionType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
 
 /// Every field any action may carry, besides action_type and metadata.
-const FIELDS: [&str; 9] = [
-    "log_filter",
-    "sanity_check_type",
-    "artifact_name",
-    "field_path",
-    "failure_category",
-    "root_cause_file",
-    "root_cause_field",
-    "diagnosis",
-    "proposed_fix",
-];
-
-fn allowed(action_type: &str) -> &'static [&'static str] {
-    match action_type {
-        "read_logs" => &["log_filter"],
-        "run_sanity_check" => &["sanity_check_type"],
-        "query_artifact" => &["artifact_name", "field_path"],
-        "submit_diagnosis" => {
-            &["failure_category", "root_cause_file", "root_cause_field", "diagnosis", "proposed_fix"]
-        }
-        _ => &[],
-    }
+fn is_action_field(key: &str) -> bool {
+    ActionType::ALL.iter().any(|t| t.fields().contains(&key))
 }
 
 fn present<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
@@ -165,21 +224,18 @@ impl Action {
         let Value::Object(obj) = value else {
             return Err(ValidationError::new("action", "must be a JSON object"));
         };
-        let action_type = match obj.get("action_type") {
+        let name = match obj.get("action_type") {
             None | Some(Value::Null) => return Err(ValidationError::new("action_type", "is required")),
             Some(Value::String(s)) => s.as_str(),
             Some(_) => return Err(ValidationError::new("action_type", "must be a string")),
         };
-        if !ACTION_TYPES.contains(&action_type) {
+        let Some(action_type) = ActionType::parse(name) else {
+            let names: Vec<&str> = ActionType::ALL.iter().map(|t| t.as_str()).collect();
             return Err(ValidationError::new(
                 "action_type",
-                format!(
-                    "unknown action type '{}'; expected one of: {}",
-                    truncate(action_type),
-                    ACTION_TYPES.join(", ")
-                ),
+                format!("unknown action type '{}'; expected one of: {}", truncate(name), names.join(", ")),
             ));
-        }
+        };
         // Keys in sorted order, so the reported field never depends on map order.
         let mut keys: Vec<&String> = obj.keys().collect();
         keys.sort();
@@ -194,30 +250,30 @@ impl Action {
                 }
                 continue;
             }
-            if !FIELDS.contains(&key) {
+            if !is_action_field(key) {
                 return Err(ValidationError::new(truncate(key), "unknown field"));
             }
-            if !allowed(action_type).contains(&key) && !obj[key].is_null() {
-                return Err(ValidationError::new(key, format!("not allowed for action_type {action_type}")));
+            if !action_type.fields().contains(&key) && !obj[key].is_null() {
+                return Err(ValidationError::new(key, format!("not allowed for action_type {name}")));
             }
         }
         Ok(match action_type {
-            "read_config" => Action::ReadConfig,
-            "check_dataset_stats" => Action::CheckDatasetStats,
-            "inspect_preprocessing" => Action::InspectPreprocessing,
-            "read_eval_results" => Action::ReadEvalResults,
-            "read_logs" => {
+            ActionType::ReadConfig => Action::ReadConfig,
+            ActionType::CheckDatasetStats => Action::CheckDatasetStats,
+            ActionType::InspectPreprocessing => Action::InspectPreprocessing,
+            ActionType::ReadEvalResults => Action::ReadEvalResults,
+            ActionType::ReadLogs => {
                 let filter = match string(obj, "log_filter", MAX_LOG_FILTER, false)? {
                     Some(raw) => parse_log_filter(raw)?,
                     None => None,
                 };
                 Action::ReadLogs { filter }
             }
-            "run_sanity_check" => {
+            ActionType::RunSanityCheck => {
                 let names: Vec<&str> = CheckKind::ALL.iter().map(|c| c.as_str()).collect();
                 Action::RunSanityCheck(enum_value(obj, "sanity_check_type", CheckKind::parse, &names)?)
             }
-            "query_artifact" => {
+            ActionType::QueryArtifact => {
                 let names: Vec<&str> = ArtifactName::ALL.iter().map(|a| a.as_str()).collect();
                 let artifact = enum_value(obj, "artifact_name", ArtifactName::parse, &names)?;
                 let field_path = string(obj, "field_path", MAX_FIELD_PATH, false)?
@@ -226,7 +282,7 @@ impl Action {
                     .map(str::to_string);
                 Action::QueryArtifact { artifact, field_path }
             }
-            _ => {
+            ActionType::SubmitDiagnosis => {
                 let names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
                 let failure_category = enum_value(obj, "failure_category", Category::parse, &names)?;
                 let text = |key, max| string(obj, key, max, true).map(|s| s.expect("required").to_string());
@@ -241,16 +297,16 @@ impl Action {
         })
     }
 
-    pub fn action_type(&self) -> &'static str {
+    pub fn action_type(&self) -> ActionType {
         match self {
-            Action::ReadConfig => "read_config",
-            Action::ReadLogs { .. } => "read_logs",
-            Action::CheckDatasetStats => "check_dataset_stats",
-            Action::InspectPreprocessing => "inspect_preprocessing",
-            Action::ReadEvalResults => "read_eval_results",
-            Action::RunSanityCheck(_) => "run_sanity_check",
-            Action::QueryArtifact { .. } => "query_artifact",
-            Action::SubmitDiagnosis(_) => "submit_diagnosis",
+            Action::ReadConfig => ActionType::ReadConfig,
+            Action::ReadLogs { .. } => ActionType::ReadLogs,
+            Action::CheckDatasetStats => ActionType::CheckDatasetStats,
+            Action::InspectPreprocessing => ActionType::InspectPreprocessing,
+            Action::ReadEvalResults => ActionType::ReadEvalResults,
+            Action::RunSanityCheck(_) => ActionType::RunSanityCheck,
+            Action::QueryArtifact { .. } => ActionType::QueryArtifact,
+            Action::SubmitDiagnosis(_) => ActionType::SubmitDiagnosis,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::action::ActionType;
 use super::catalogue::*;
 use super::curves::{EpochRow, best_val, curves};
 use super::num::{Num, quantise};
@@ -23,7 +24,7 @@ pub enum Verdict {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CheckResult {
-    pub action_type: &'static str,
+    pub action_type: ActionType,
     pub check: CheckKind,
     pub result: Verdict,
     pub measurements: Measurements,
@@ -106,7 +107,7 @@ fn q4(x: f64) -> f64 {
 }
 
 fn result(check: CheckKind, result: Verdict, measurements: Measurements, reading: String) -> CheckResult {
-    CheckResult { action_type: "run_sanity_check", check, result, measurements, reading }
+    CheckResult { action_type: ActionType::RunSanityCheck, check, result, measurements, reading }
 }
 
 pub fn run(w: &World, check: CheckKind) -> CheckResult {

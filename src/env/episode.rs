@@ -1,7 +1,7 @@
 //! One episode: the world plus the agent's progress. `step` applies the
 //! reward rules, the budget and the end of the episode (environment.md §5, §7).
 
-use super::action::{Action, LogFilter, ValidationError};
+use super::action::{Action, ActionType, LogFilter, ValidationError};
 use super::artifacts::log::{LineKind, log};
 use super::artifacts::{self, QueryAnswer};
 use super::catalogue::*;
@@ -188,24 +188,24 @@ impl Episode {
         self.step_count += 1;
         let mut messages = Vec::new();
         let (result, reward) = match action {
-            Action::ReadConfig => self.read(ArtifactName::Config, "read_config", &mut messages),
+            Action::ReadConfig => self.read(ArtifactName::Config, ActionType::ReadConfig, &mut messages),
             Action::CheckDatasetStats => {
-                self.read(ArtifactName::DatasetStats, "check_dataset_stats", &mut messages)
+                self.read(ArtifactName::DatasetStats, ActionType::CheckDatasetStats, &mut messages)
             }
             Action::InspectPreprocessing => {
-                self.read(ArtifactName::Preprocessing, "inspect_preprocessing", &mut messages)
+                self.read(ArtifactName::Preprocessing, ActionType::InspectPreprocessing, &mut messages)
             }
             Action::ReadEvalResults => {
-                self.read(ArtifactName::EvalResults, "read_eval_results", &mut messages)
+                self.read(ArtifactName::EvalResults, ActionType::ReadEvalResults, &mut messages)
             }
             Action::ReadLogs { filter: None } => {
-                self.read(ArtifactName::TrainLog, "read_logs", &mut messages)
+                self.read(ArtifactName::TrainLog, ActionType::ReadLogs, &mut messages)
             }
             Action::ReadLogs { filter: Some((raw, filter)) } => {
                 self.read_log_filtered(raw, filter, &mut messages)
             }
             Action::QueryArtifact { artifact, field_path: None } => {
-                self.read(artifact, "query_artifact", &mut messages)
+                self.read(artifact, ActionType::QueryArtifact, &mut messages)
             }
             Action::QueryArtifact { artifact, field_path: Some(path) } => {
                 let result = self.query(artifact, path, &mut messages);
@@ -324,7 +324,7 @@ impl Episode {
     fn read(
         &mut self,
         artifact: ArtifactName,
-        action_type: &'static str,
+        action_type: ActionType,
         messages: &mut Vec<String>,
     ) -> (ActionResult, i64) {
         let reward = self.record_read(artifact, ReadKey::Whole, messages);
@@ -385,7 +385,7 @@ impl Episode {
             self.record_read(ArtifactName::TrainLog, key, messages)
         };
         let result = ReadResult {
-            action_type: "read_logs",
+            action_type: ActionType::ReadLogs,
             artifact: ArtifactName::TrainLog,
             filter: Some(raw),
             content,
@@ -412,7 +412,7 @@ impl Episode {
             }
         };
         ActionResult::Query(QueryResult {
-            action_type: "query_artifact",
+            action_type: ActionType::QueryArtifact,
             artifact,
             field_path: path,
             found,

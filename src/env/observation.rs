@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::action::ValidationError;
+use super::action::{ActionType, ValidationError};
 use super::artifacts::tree::Node;
 use super::catalogue::*;
 use super::checks::CheckResult;
@@ -58,7 +58,7 @@ impl Serialize for AvailableArtifacts {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ReadResult {
-    pub action_type: &'static str,
+    pub action_type: ActionType,
     pub artifact: ArtifactName,
     pub filter: Option<String>,
     pub content: String,
@@ -68,7 +68,7 @@ pub struct ReadResult {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct QueryResult {
-    pub action_type: &'static str,
+    pub action_type: ActionType,
     pub artifact: ArtifactName,
     pub field_path: String,
     pub found: bool,

@@ -205,13 +205,18 @@ async fn local_farm(concurrency: u64) -> Result<(String, tokio::sync::oneshot::S
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let settings = crate::config::Settings {
-        host: addr.ip(),
-        port: addr.port(),
-        max_sessions: (concurrency as usize) * 2 + 16,
-        drain_timeout_secs: 1,
-        // Its own farm, its own agent: the end objects may carry the answer (the report shows it).
-        reveal_ground_truth: true,
-        ..Default::default()
+        farm: crate::config::FarmSettings {
+            max_sessions: (concurrency as usize) * 2 + 16,
+            // Its own farm, its own agent: the end objects may carry the answer (the report shows it).
+            reveal_ground_truth: true,
+            ..Default::default()
+        },
+        server: crate::config::ServerSettings {
+            host: addr.ip(),
+            port: addr.port(),
+            drain_timeout_secs: 1,
+            ..Default::default()
+        },
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(crate::server::serve(settings, listener, async {

@@ -1,5 +1,5 @@
 //! The farm: many isolated sessions, one actor each, owned by a supervisor
-//! (spec/farm.md §1, §3). Admission happens here, before a session is spawned,
+//! (docs/PROTOCOL.md: shape, lifecycle). Admission happens here, before a session is spawned,
 //! because actor mailboxes are unbounded.
 
 pub mod id;
@@ -11,9 +11,10 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use dashmap::DashMap;
 use ractor::rpc::CallResult;
@@ -25,11 +26,11 @@ use session::{ResetRequest, SessionError, SessionMsg, StepDone};
 pub use status::{CloseReason, SessionStatus, Transport};
 use supervisor::{Supervisor, SupervisorMsg, reap_interval};
 
-use crate::config::Settings;
+use crate::config::FarmSettings;
 use crate::env::catalogue::TRAINING_SEED_START;
 use crate::env::grader::GroundTruth;
 use crate::env::{EpisodeOptions, Observation, ResetParams, State, TaskId};
-use crate::metrics::Metrics;
+use crate::metrics::{EpisodeOutcome, Metrics, RejectReason};
 
 /// How long a reaped or crashed session's id keeps answering SESSION_EXPIRED.
 pub const EXPIRED_MEMORY: Duration = Duration::from_secs(3600);
@@ -69,6 +70,10 @@ pub enum FarmError {
     StepInProgress,
     #[error("{0}")]
     Session(SessionError),
+    /// The farm failed (the session actor could not be spawned); the cause is
+    /// logged, not sent.
+    #[error("internal error: the session could not be started")]
+    Internal,
 }
 
 /// A live session as the transports see it.
@@ -81,7 +86,7 @@ pub struct SessionEntry {
 }
 
 pub struct Farm {
-    pub settings: Settings,
+    pub settings: FarmSettings,
     pub metrics: Arc<Metrics>,
     sessions: DashMap<SessionId, Arc<SessionEntry>>,
     expired: DashMap<SessionId, Instant>,
@@ -99,7 +104,7 @@ pub struct Farm {
 
 impl Farm {
     /// Starts the supervisor and returns the farm, ready for sessions.
-    pub async fn start(settings: Settings) -> Arc<Farm> {
+    pub async fn start(settings: FarmSettings) -> Arc<Farm> {
         let farm = Arc::new(Farm {
             metrics: Metrics::new(settings.max_sessions),
             settings,
@@ -158,7 +163,7 @@ impl Farm {
         client: Option<ClientKey>,
     ) -> Result<Arc<SessionEntry>, FarmError> {
         if self.is_draining() {
-            self.metrics.rejected("draining").increment(1);
+            self.metrics.rejected(RejectReason::Draining).increment(1);
             return Err(FarmError::Draining);
         }
         if id.is_some_and(|id| self.sessions.contains_key(&id)) {
@@ -168,39 +173,29 @@ impl Farm {
         let admitted =
             self.live.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1));
         if let Err(active) = admitted {
-            self.metrics.rejected("capacity").increment(1);
+            self.metrics.rejected(RejectReason::Capacity).increment(1);
             return Err(FarmError::CapacityReached { active, max });
         }
         if let Err(e) = self.admit_client(client) {
             self.live.fetch_sub(1, Ordering::AcqRel);
-            self.metrics.rejected("client_capacity").increment(1);
+            self.metrics.rejected(RejectReason::ClientCapacity).increment(1);
             return Err(e);
         }
         let id = id.unwrap_or_else(SessionId::mint);
         let status = Arc::new(SessionStatus::new(transport, self.now_ms(), client));
-        let spawned = match self.supervisor() {
-            Some(sup) => sup
-                .call(
-                    |reply| SupervisorMsg::Spawn {
-                        id,
-                        status: status.clone(),
-                        options: self.episode_options(),
-                        reply,
-                    },
-                    Some(self.settings.request_deadline()),
-                )
-                .await
-                .ok()
-                .and_then(|r| match r {
-                    CallResult::Success(Ok(actor)) => Some(actor),
-                    _ => None,
-                }),
-            None => None,
-        };
-        let Some(actor) = spawned else {
-            self.live.fetch_sub(1, Ordering::AcqRel);
-            self.release_client(client);
-            return Err(FarmError::Draining);
+        let actor = match self.spawn(id, status.clone()).await {
+            Ok(actor) => actor,
+            Err(cause) => {
+                self.live.fetch_sub(1, Ordering::AcqRel);
+                self.release_client(client);
+                // The supervisor is gone once shutdown has begun: that is draining.
+                if self.is_draining() {
+                    self.metrics.rejected(RejectReason::Draining).increment(1);
+                    return Err(FarmError::Draining);
+                }
+                tracing::error!(session = %id, %cause, "cannot start a session");
+                return Err(FarmError::Internal);
+            }
         };
         let entry = Arc::new(SessionEntry { id, secret: SessionSecret::mint(), actor, status });
         match self.sessions.entry(id) {
@@ -218,14 +213,33 @@ impl Farm {
         }
         entry.status.mark_registered();
         self.expired.remove(&id);
-        self.metrics.created(transport.as_str()).increment(1);
+        self.metrics.created(transport).increment(1);
         tracing::info!(session = %id, transport = transport.as_str(), "session started");
         Ok(entry)
     }
 
+    /// Asks the supervisor to spawn a session actor; the error says why it did not.
+    async fn spawn(&self, id: SessionId, status: Arc<SessionStatus>) -> Result<ActorRef<SessionMsg>, String> {
+        let Some(sup) = self.supervisor() else { return Err("the supervisor has stopped".into()) };
+        let options = self.episode_options();
+        let call = sup.call(
+            |reply| SupervisorMsg::Spawn { id, status, options, reply },
+            Some(self.settings.request_deadline()),
+        );
+        match call.await {
+            Ok(CallResult::Success(Ok(actor))) => Ok(actor),
+            Ok(CallResult::Success(Err(e))) => Err(format!("spawn failed: {e}")),
+            Ok(CallResult::Timeout) => {
+                Err("the supervisor did not answer within the request deadline".into())
+            }
+            Ok(CallResult::SenderError) => Err("the supervisor dropped the request".into()),
+            Err(e) => Err(format!("the supervisor is unreachable: {e}")),
+        }
+    }
+
     /// Refuses a proposed id that a live session holds (counted as a rejection).
     pub fn conflict(&self) -> FarmError {
-        self.metrics.rejected("conflict").increment(1);
+        self.metrics.rejected(RejectReason::Conflict).increment(1);
         FarmError::SessionConflict
     }
 
@@ -298,7 +312,7 @@ impl Farm {
         mut messages: Vec<String>,
     ) -> Result<Observation, FarmError> {
         if self.is_draining() {
-            self.metrics.rejected("draining").increment(1);
+            self.metrics.rejected(RejectReason::Draining).increment(1);
             return Err(FarmError::Draining);
         }
         let task = params.task_id.unwrap_or_else(|| {
@@ -388,12 +402,12 @@ impl Farm {
         }
         // A session that lost the race for its id was never created: not closed either.
         if status.registered() {
-            self.metrics.closed(reason.as_str()).increment(1);
+            self.metrics.closed(reason).increment(1);
         }
         self.metrics.session_active(status.task()).decrement(1.0);
         if status.episode_open() {
             if let Some(task) = status.task() {
-                self.metrics.episode_end(task, "abandoned", None, status.step_count(), 0.0);
+                self.metrics.episode_end(task, EpisodeOutcome::Abandoned, None, status.step_count(), 0.0);
             }
         }
         self.live.fetch_sub(1, Ordering::AcqRel);
@@ -442,7 +456,7 @@ impl Farm {
 
     /// Waits (on `activity`, never by polling) until `done` holds or `timeout` passes; false on timeout.
     async fn wait_until(&self, timeout: Duration, done: impl Fn() -> bool) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = Instant::now() + timeout;
         loop {
             let changed = self.activity.notified();
             tokio::pin!(changed);

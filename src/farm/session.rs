@@ -8,12 +8,12 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde_json::Value;
 
 use super::status::SessionStatus;
-use crate::env::action::ACTION_TYPES;
+use crate::env::action::ActionType;
 use crate::env::grader::{GroundTruth, ground_truth};
 use crate::env::{
     Episode, EpisodeOptions, Observation, State, StepError, StepOutcome, TaskId, ValidationError,
 };
-use crate::metrics::Metrics;
+use crate::metrics::{EpisodeOutcome, Label, Metrics, StepOutcome as StepLabel};
 
 /// A reset with every parameter resolved (seed and episode id drawn when absent).
 #[derive(Debug)]
@@ -72,12 +72,9 @@ pub struct SessionState {
 
 pub struct SessionActor;
 
-fn action_label(action: &Value) -> &'static str {
-    action
-        .get("action_type")
-        .and_then(Value::as_str)
-        .and_then(|t| ACTION_TYPES.iter().find(|a| **a == t).copied())
-        .unwrap_or("unknown")
+/// The action type a step names, if it names a known one (its metric label).
+fn action_label(action: &Value) -> Option<ActionType> {
+    action.get("action_type").and_then(Value::as_str).and_then(ActionType::parse)
 }
 
 impl SessionState {
@@ -87,7 +84,7 @@ impl SessionState {
         if let Some(old) = self.episode.take().filter(|e| !e.is_done()) {
             a.metrics.episode_end(
                 old.task(),
-                "abandoned",
+                EpisodeOutcome::Abandoned,
                 None,
                 old.step_count(),
                 old.episode_return().as_f64(),
@@ -138,7 +135,7 @@ impl SessionState {
         a.metrics.step_duration(label).record(started.elapsed().as_secs_f64());
         match result {
             Ok(outcome) => {
-                a.metrics.step(task, label, "ok").increment(1);
+                a.metrics.step(task, label, StepLabel::Ok).increment(1);
                 a.status.set_step_count(episode.step_count());
                 let mut outcome = outcome;
                 if let Some(seed) = self.shown_seed {
@@ -147,14 +144,18 @@ impl SessionState {
                 if outcome.done {
                     a.status.set_episode_open(false);
                     a.activity.notify_waiters();
-                    let status = if episode.truncated() { "truncated" } else { "submitted" };
+                    let status = if episode.truncated() {
+                        EpisodeOutcome::Truncated
+                    } else {
+                        EpisodeOutcome::Submitted
+                    };
                     let score = episode.score().map(|s| s.as_f64());
                     let ret = episode.episode_return().as_f64();
                     a.metrics.episode_end(task, status, score, episode.step_count(), ret);
                     tracing::info!(
                         session = %a.session_id, episode = episode.episode_id(), task = task.as_str(),
                         seed = episode.seed(), steps = episode.step_count(), score = score.unwrap_or(0.0),
-                        outcome = status, "episode ended"
+                        outcome = status.value(), "episode ended"
                     );
                 }
                 if let Some(id) = request_id {
@@ -163,11 +164,11 @@ impl SessionState {
                 Ok(StepDone { outcome, replayed: false })
             }
             Err(StepError::Invalid(e)) => {
-                a.metrics.step(task, "unknown", "invalid").increment(1);
+                a.metrics.step(task, None, StepLabel::Invalid).increment(1);
                 Err(SessionError::Invalid(e))
             }
             Err(StepError::EpisodeDone) => {
-                a.metrics.step(task, label, "error").increment(1);
+                a.metrics.step(task, label, StepLabel::Error).increment(1);
                 Err(SessionError::EpisodeDone)
             }
         }

@@ -37,6 +37,14 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    pub const ALL: [CloseReason; 5] = [
+        CloseReason::ClientClose,
+        CloseReason::IdleTimeout,
+        CloseReason::MaxLifetime,
+        CloseReason::Panic,
+        CloseReason::Shutdown,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             CloseReason::ClientClose => "client_close",
@@ -48,15 +56,7 @@ impl CloseReason {
     }
 
     fn from_u8(v: u8) -> Option<CloseReason> {
-        [
-            CloseReason::ClientClose,
-            CloseReason::IdleTimeout,
-            CloseReason::MaxLifetime,
-            CloseReason::Panic,
-            CloseReason::Shutdown,
-        ]
-        .into_iter()
-        .find(|r| *r as u8 == v)
+        CloseReason::ALL.into_iter().find(|r| *r as u8 == v)
     }
 }
 

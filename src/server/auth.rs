@@ -1,4 +1,4 @@
-//! Tokens (spec/farm.md §4): agent routes need a token when `--api-token` or
+//! Tokens (docs/PROTOCOL.md): agent routes need a token when `--api-token` or
 //! `--api-token-file` sets any, as `Authorization: Bearer <token>` or Basic
 //! with the token as password (what OpenEnv's websockets client sends for
 //! `http://user:token@host`). Operator routes need the operator token.
@@ -13,7 +13,7 @@ use base64::Engine;
 use subtle::ConstantTimeEq;
 
 use super::error::{ApiError, Code};
-use crate::config::Settings;
+use crate::config::ServerSettings;
 
 /// A token file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +50,7 @@ fn read_lines(path: &Path) -> Result<Vec<Vec<u8>>, TokenFileError> {
 
 impl Tokens {
     /// The flags' tokens plus the files' (kept out of `ps` and the environment).
-    pub fn load(settings: &Settings) -> Result<Tokens, TokenFileError> {
+    pub fn load(settings: &ServerSettings) -> Result<Tokens, TokenFileError> {
         let mut api: Vec<Vec<u8>> = settings.api_token.iter().map(|t| t.as_bytes().to_vec()).collect();
         if let Some(path) = &settings.api_token_file {
             api.extend(read_lines(path)?);

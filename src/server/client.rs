@@ -10,12 +10,12 @@ use axum::http::HeaderMap;
 
 use super::auth::Tokens;
 use super::listen::Peer;
-use crate::config::Settings;
+use crate::config::ServerSettings;
 use crate::farm::ClientKey;
 
 /// The client behind a request (None when the peer is unknown, as in-process tests without a socket).
 pub(crate) fn identify(
-    settings: &Settings,
+    settings: &ServerSettings,
     tokens: &Tokens,
     token: Option<usize>,
     request: &Request,
@@ -30,7 +30,7 @@ pub(crate) fn identify(
 /// The address a trusted proxy reports: the rightmost entry of the last
 /// `X-Forwarded-For` that is not itself a trusted proxy (entries to its left
 /// were written by the client and prove nothing).
-fn forwarded_for(settings: &Settings, peer: IpAddr, headers: &HeaderMap) -> Option<IpAddr> {
+fn forwarded_for(settings: &ServerSettings, peer: IpAddr, headers: &HeaderMap) -> Option<IpAddr> {
     if !settings.trusted_proxies.contains(&peer) {
         return None;
     }
@@ -55,7 +55,7 @@ mod tests {
 
     #[test]
     fn a_token_keys_the_client_only_when_there_are_several() {
-        let settings = Settings::default();
+        let settings = ServerSettings::default();
         let peer: std::net::SocketAddr = ([192, 0, 2, 7], 40000).into();
         let request = || {
             let mut r = Request::new(axum::body::Body::empty());
@@ -75,7 +75,7 @@ mod tests {
     #[test]
     fn only_trusted_proxies_name_the_client() {
         let proxy: IpAddr = [10, 0, 0, 1].into();
-        let settings = Settings { trusted_proxies: vec![proxy], ..Settings::default() };
+        let settings = ServerSettings { trusted_proxies: vec![proxy], ..ServerSettings::default() };
         let mut headers = HeaderMap::new();
         headers.insert("x-forwarded-for", "1.2.3.4, 5.6.7.8, 10.0.0.1".parse().unwrap());
         assert_eq!(forwarded_for(&settings, proxy, &headers), Some([5, 6, 7, 8].into()));

@@ -1,4 +1,4 @@
-//! One error shape for every transport (spec/farm.md §2): a code, a message,
+//! One error shape for every transport (docs/PROTOCOL.md, errors): a code, a message,
 //! optional details; mapped to HTTP statuses here and to WS frames in ws.rs.
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -30,9 +30,34 @@ pub enum Code {
     CapacityReached,
     Draining,
     SessionCrashed,
+    InternalError,
 }
 
 impl Code {
+    /// Every code (docs/PROTOCOL.md lists each; a test checks).
+    pub const ALL: [Code; 20] = [
+        Code::InvalidJson,
+        Code::BadRequest,
+        Code::UnknownType,
+        Code::ValidationError,
+        Code::Unauthorized,
+        Code::NotFound,
+        Code::MethodNotAllowed,
+        Code::SessionNotFound,
+        Code::SessionConflict,
+        Code::SessionExpired,
+        Code::NoEpisode,
+        Code::EpisodeDone,
+        Code::StepInProgress,
+        Code::PayloadTooLarge,
+        Code::RequestTimeout,
+        Code::DeadlineExceeded,
+        Code::CapacityReached,
+        Code::Draining,
+        Code::SessionCrashed,
+        Code::InternalError,
+    ];
+
     pub fn status(self) -> StatusCode {
         match self {
             Code::InvalidJson | Code::BadRequest | Code::UnknownType => StatusCode::BAD_REQUEST,
@@ -46,7 +71,7 @@ impl Code {
             Code::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
             Code::CapacityReached | Code::Draining => StatusCode::SERVICE_UNAVAILABLE,
-            Code::SessionCrashed => StatusCode::INTERNAL_SERVER_ERROR,
+            Code::SessionCrashed | Code::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -71,6 +96,7 @@ impl Code {
             Code::CapacityReached => "CAPACITY_REACHED",
             Code::Draining => "DRAINING",
             Code::SessionCrashed => "SESSION_CRASHED",
+            Code::InternalError => "INTERNAL_ERROR",
         }
     }
 }
@@ -85,13 +111,11 @@ pub struct ApiError {
     pub details: Option<serde_json::Map<String, Value>>,
     /// Extra keys placed beside code and message in WS frames (OpenEnv's capacity shape).
     pub extra: Option<serde_json::Map<String, Value>>,
-    /// Headers to add (Allow, WWW-Authenticate).
-    pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
     pub fn new(code: Code, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into(), details: None, extra: None, headers: Vec::new() }
+        ApiError { code, message: message.into(), details: None, extra: None }
     }
 
     pub fn with_detail(mut self, key: &str, value: impl Into<Value>) -> ApiError {
@@ -168,6 +192,7 @@ impl From<FarmError> for ApiError {
             FarmError::Session(SessionError::Invalid(v)) => ApiError::validation(&v),
             FarmError::Session(SessionError::EpisodeDone) => ApiError::new(Code::EpisodeDone, message),
             FarmError::Session(SessionError::NoEpisode) => ApiError::new(Code::NoEpisode, message),
+            FarmError::Internal => ApiError::new(Code::InternalError, message),
         }
     }
 }
@@ -183,9 +208,19 @@ impl IntoResponse for ApiError {
         if self.code == Code::Unauthorized {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        for (name, value) in self.headers {
-            headers.insert(name, value);
-        }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_failure_is_not_reported_as_draining() {
+        let e = ApiError::from(FarmError::Internal);
+        assert_eq!(e.code.as_str(), "INTERNAL_ERROR");
+        assert_eq!(e.code.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(ApiError::from(FarmError::Draining).code.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 }

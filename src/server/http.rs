@@ -63,7 +63,7 @@ pub(crate) fn holds(entry: &SessionEntry, headers: &HeaderMap) -> bool {
 }
 
 fn body_limits(app: &App) -> BodyLimits {
-    BodyLimits { max_bytes: app.farm.settings.max_body_bytes, timeout: app.farm.settings.body_read_timeout() }
+    BodyLimits { max_bytes: app.settings.max_body_bytes, timeout: app.settings.body_read_timeout() }
 }
 
 /// The session id a request names, as written (the first source present wins).
@@ -119,7 +119,7 @@ fn with_session(
     h.insert(SESSION_HEADER, HeaderValue::from_str(&id).expect("hex"));
     h.insert("x-step-count", HeaderValue::from(step_count));
     let max_age = if closing { 0 } else { app.farm.settings.idle_timeout_secs };
-    let secure = if app.farm.settings.cookie_secure { "; Secure" } else { "" };
+    let secure = if app.settings.cookie_secure { "; Secure" } else { "" };
     for (name, value) in [(COOKIE, id), (SECRET_COOKIE, entry.secret.to_string())] {
         let cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
         h.append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ASCII cookie"));
@@ -141,7 +141,7 @@ pub async fn reset(
     uri: Uri,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let value = json_body(body, body_limits(&app), app.farm.settings.max_json_depth).await?;
+    let value = json_body(body, body_limits(&app), app.settings.max_json_depth).await?;
     let params = ResetParams::from_json(&value).map_err(|e| ApiError::validation(&e))?;
     let mut messages = Vec::new();
     let (entry, created) = match named_session(&headers, &uri) {
@@ -222,8 +222,7 @@ pub async fn step(
     body: Body,
 ) -> Result<Response, ApiError> {
     let entry = existing(&app, &headers, &uri)?;
-    let parsed =
-        json_body(body, body_limits(&app), app.farm.settings.max_json_depth).await.and_then(split_step);
+    let parsed = json_body(body, body_limits(&app), app.settings.max_json_depth).await.and_then(split_step);
     let (action, request_id) = match parsed {
         Ok(v) => v,
         Err(e) => return Ok(session_error(&app, &entry, e)),

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use super::body::{BodyLimits, depth_exceeds, read_body};
 use super::error::{ApiError, Code};
 use super::{App, StepData, client, schema};
-use crate::env::action::ACTION_TYPES;
+use crate::env::action::ActionType;
 use crate::env::{ENV_VERSION, ResetParams};
 use crate::farm::{ClientKey, CloseReason, FarmError, SessionEntry, SessionId, Transport};
 
@@ -51,7 +51,7 @@ fn reply(status: StatusCode, body: Value) -> Response {
 }
 
 pub async fn handle(State(app): State<Arc<App>>, request: axum::extract::Request) -> Response {
-    let s = &app.farm.settings;
+    let s = &app.settings;
     let token = match app.tokens.check_api(request.headers()) {
         Ok(token) => token,
         Err(e) => {
@@ -179,15 +179,15 @@ async fn call(
         }
         "ping" => Ok((json!({}), None)),
         "tools/list" => {
-            let tools: Vec<Value> = ACTION_TYPES
-                .iter()
-                .map(|t| json!({"name": t, "description": schema::tool_description(t), "inputSchema": schema::tool_input_schema(t)}))
+            let tools: Vec<Value> = ActionType::ALL
+                .into_iter()
+                .map(|t| json!({"name": t.as_str(), "description": t.description(), "inputSchema": schema::tool_input_schema(t)}))
                 .collect();
             Ok((json!({"tools": tools}), None))
         }
         "tools/call" => {
             let name = params.get("name").and_then(Value::as_str).unwrap_or("").to_string();
-            if !ACTION_TYPES.contains(&name.as_str()) {
+            if ActionType::parse(&name).is_none() {
                 return Err(rpc_error(INVALID_PARAMS, format!("unknown tool '{name}'")));
             }
             let session = session_param(app, params, header)?;

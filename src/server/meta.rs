@@ -71,7 +71,7 @@ pub async fn openapi() -> Response {
 }
 
 pub async fn metrics(State(app): State<Arc<App>>, headers: axum::http::HeaderMap) -> Response {
-    if app.farm.settings.private_metrics
+    if app.settings.private_metrics
         && let Err(e) = super::operator::authorise(&app, &headers)
     {
         return e.into_response();

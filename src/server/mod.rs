@@ -27,10 +27,10 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-use crate::config::Settings;
+use crate::config::{ServerSettings, Settings};
 use crate::env::{Bp, Observation};
 use crate::farm::Farm;
-use crate::metrics::ROUTES;
+use crate::metrics::Route;
 use error::{ApiError, Code};
 
 /// Shared by every handler.
@@ -42,6 +42,8 @@ pub struct App {
     pub(crate) tokens: auth::Tokens,
     /// The server's phase: WebSocket loops drop their connection at `Abort`.
     pub(crate) phase: watch::Receiver<listen::Phase>,
+    /// The transport's settings (the farm keeps its own).
+    pub(crate) settings: ServerSettings,
 }
 
 /// Why the server could not start or run.
@@ -82,7 +84,7 @@ pub struct StepData<'a> {
 async fn require_api_token(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
     match app.tokens.check_api(request.headers()) {
         Ok(token) => {
-            let client = client::identify(&app.farm.settings, &app.tokens, token, &request);
+            let client = client::identify(&app.settings, &app.tokens, token, &request);
             request.extensions_mut().insert(client);
             next.run(request).await
         }
@@ -93,7 +95,7 @@ async fn require_api_token(State(app): State<Arc<App>>, mut request: Request, ne
 /// A declared body larger than the limit is refused at once, before any
 /// route, token or byte of the body: waiting for it would hold the connection.
 async fn refuse_large_bodies(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let limit = app.farm.settings.max_body_bytes;
+    let limit = app.settings.max_body_bytes;
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -108,18 +110,10 @@ async fn refuse_large_bodies(State(app): State<Arc<App>>, request: Request, next
     next.run(request).await
 }
 
-/// Route label of a path (a pattern, never a raw id).
-fn route_label(path: &str) -> Option<&'static str> {
-    if path.starts_with("/operator/") {
-        return Some("/operator");
-    }
-    ROUTES.iter().copied().find(|r| *r == path)
-}
-
 /// Records HTTP metrics and gives axum's bare 405s the error body (keeping `Allow`).
 async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = route_label(request.uri().path());
+    let route = Route::of_path(request.uri().path());
     let mut response = next.run(request).await;
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
         && !response.headers().contains_key(header::CONTENT_TYPE)
@@ -138,7 +132,7 @@ async fn not_found() -> ApiError {
     ApiError::new(Code::NotFound, "no such route")
 }
 
-fn cors(settings: &Settings) -> Option<tower_http::cors::CorsLayer> {
+fn cors(settings: &ServerSettings) -> Option<tower_http::cors::CorsLayer> {
     let origins: Vec<HeaderValue> = settings
         .cors_origins
         .as_deref()?
@@ -200,13 +194,13 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), refuse_large_bodies))
         .layer(middleware::from_fn_with_state(app.clone(), observe));
-    if let Some(cors) = cors(&app.farm.settings) {
+    if let Some(cors) = cors(&app.settings) {
         router = router.layer(cors);
     }
     router.with_state(app)
 }
 
-/// Serves until `shutdown` resolves, then drains (spec/farm.md §3): not
+/// Serves until `shutdown` resolves, then drains (docs/PROTOCOL.md, lifecycle): not
 /// ready, new sessions refused, open episodes given the drain timeout,
 /// WebSocket clients closed with 1001, in-flight requests given the shutdown
 /// grace; whatever is still open after it is dropped.
@@ -225,6 +219,7 @@ pub async fn serve_with_admin(
     admin: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let Settings { farm: farm_settings, server: settings } = settings;
     let tokens = auth::Tokens::load(&settings)?;
     let limits = listen::Limits {
         header_read_timeout: Duration::from_secs(settings.header_read_timeout_secs),
@@ -233,10 +228,11 @@ pub async fn serve_with_admin(
         max_connections: settings.max_connections as usize,
     };
     let grace = settings.shutdown_grace();
-    let farm = Farm::start(settings).await;
+    let drain_timeout = settings.drain_timeout();
+    let farm = Farm::start(farm_settings).await;
     let (phase_tx, phase) = watch::channel(listen::Phase::Serving);
     let (connections, mut all_closed) = mpsc::channel::<()>(1);
-    let app = Arc::new(App { farm: farm.clone(), connections, tokens, phase: phase.clone() });
+    let app = Arc::new(App { farm: farm.clone(), connections, tokens, phase: phase.clone(), settings });
     let mut listeners = tokio::task::JoinSet::new();
     listeners.spawn(listen::run(listener, router(app.clone()), limits, phase.clone()));
     if let Some(admin) = admin {
@@ -247,7 +243,7 @@ pub async fn serve_with_admin(
     shutdown.await;
     tracing::info!("shutdown requested: draining");
     farm.begin_drain();
-    farm.wait_for_open_episodes(farm.settings.drain_timeout()).await;
+    farm.wait_for_open_episodes(drain_timeout).await;
     farm.announce_shutdown();
     let _ = phase_tx.send(listen::Phase::Closing);
     let finished = tokio::time::timeout(grace, async {

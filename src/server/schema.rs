@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::env::action::ACTION_TYPES;
+use crate::env::action::ActionType;
 use crate::env::catalogue::*;
 
 fn names<T: Copy>(all: &[T], f: impl Fn(T) -> &'static str) -> Vec<&'static str> {
@@ -14,55 +14,45 @@ fn string(max: usize) -> Value {
     json!({"type": "string", "maxLength": max})
 }
 
+/// The schema of one action field, and whether an action carrying it must set it.
+fn field_schema(field: &str) -> (Value, bool) {
+    match field {
+        "log_filter" => (
+            json!({"type": ["string", "null"], "maxLength": MAX_LOG_FILTER,
+                   "description": "a keyword (case-insensitive), or epoch:N / epoch:N-M"}),
+            false,
+        ),
+        "sanity_check_type" => {
+            (json!({"type": "string", "enum": names(&CheckKind::ALL, CheckKind::as_str)}), true)
+        }
+        "artifact_name" => {
+            (json!({"type": "string", "enum": names(&ArtifactName::ALL, ArtifactName::as_str)}), true)
+        }
+        "field_path" => (
+            json!({"type": ["string", "null"], "maxLength": MAX_FIELD_PATH,
+                   "description": "a dot path into config.yaml or a JSON artifact, or a text to find in train.log or preprocessing.py; absent: the whole artifact"}),
+            false,
+        ),
+        "failure_category" => {
+            (json!({"type": "string", "enum": names(&Category::ALL, Category::as_str)}), true)
+        }
+        "diagnosis" => (string(MAX_DIAGNOSIS), true),
+        "proposed_fix" => (string(MAX_PROPOSED_FIX), true),
+        // root_cause_file, root_cause_field
+        _ => (string(MAX_ROOT_CAUSE), true),
+    }
+}
+
 /// The fields of one action type (without action_type), and which are required.
-fn action_fields(action_type: &str) -> (Value, Vec<&'static str>) {
+fn action_fields(action_type: ActionType) -> (Value, Vec<&'static str>) {
     let mut props = serde_json::Map::new();
     let mut required = Vec::new();
-    match action_type {
-        "read_logs" => {
-            props.insert(
-                "log_filter".into(),
-                json!({"type": ["string", "null"], "maxLength": MAX_LOG_FILTER,
-                       "description": "a keyword (case-insensitive), or epoch:N / epoch:N-M"}),
-            );
+    for &field in action_type.fields() {
+        let (schema, must) = field_schema(field);
+        props.insert(field.into(), schema);
+        if must {
+            required.push(field);
         }
-        "run_sanity_check" => {
-            props.insert(
-                "sanity_check_type".into(),
-                json!({"type": "string", "enum": names(&CheckKind::ALL, CheckKind::as_str)}),
-            );
-            required.push("sanity_check_type");
-        }
-        "query_artifact" => {
-            props.insert(
-                "artifact_name".into(),
-                json!({"type": "string", "enum": names(&ArtifactName::ALL, ArtifactName::as_str)}),
-            );
-            props.insert(
-                "field_path".into(),
-                json!({"type": ["string", "null"], "maxLength": MAX_FIELD_PATH,
-                       "description": "a dot path into config.yaml or a JSON artifact, or a text to find in train.log or preprocessing.py; absent: the whole artifact"}),
-            );
-            required.push("artifact_name");
-        }
-        "submit_diagnosis" => {
-            props.insert(
-                "failure_category".into(),
-                json!({"type": "string", "enum": names(&Category::ALL, Category::as_str)}),
-            );
-            props.insert("root_cause_file".into(), string(MAX_ROOT_CAUSE));
-            props.insert("root_cause_field".into(), string(MAX_ROOT_CAUSE));
-            props.insert("diagnosis".into(), string(MAX_DIAGNOSIS));
-            props.insert("proposed_fix".into(), string(MAX_PROPOSED_FIX));
-            required.extend([
-                "failure_category",
-                "root_cause_file",
-                "root_cause_field",
-                "diagnosis",
-                "proposed_fix",
-            ]);
-        }
-        _ => {}
     }
     props.insert(
         "metadata".into(),
@@ -72,34 +62,19 @@ fn action_fields(action_type: &str) -> (Value, Vec<&'static str>) {
 }
 
 /// An MCP tool's input schema: the action's fields.
-pub fn tool_input_schema(action_type: &str) -> Value {
+pub fn tool_input_schema(action_type: ActionType) -> Value {
     let (props, required) = action_fields(action_type);
     json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
 }
 
-pub fn tool_description(action_type: &str) -> &'static str {
-    match action_type {
-        "read_config" => "Read config.yaml.",
-        "read_logs" => "Read train.log, optionally only the lines a keyword or epoch range selects.",
-        "check_dataset_stats" => "Read dataset_stats.json.",
-        "inspect_preprocessing" => "Read preprocessing.py (data pipeline and evaluation code).",
-        "read_eval_results" => "Read eval_results.json.",
-        "run_sanity_check" => "Run one of eight computed sanity checks.",
-        "query_artifact" => {
-            "Read one field (dot path) of an artifact, or matching lines of the log or code; without field_path, the whole artifact."
-        }
-        _ => "Submit the diagnosis; ends the episode and returns the score.",
-    }
-}
-
 pub fn action_schema() -> Value {
-    let variants: Vec<Value> = ACTION_TYPES
-        .iter()
+    let variants: Vec<Value> = ActionType::ALL
+        .into_iter()
         .map(|t| {
             let (mut props, mut required) = action_fields(t);
-            props["action_type"] = json!({"const": t});
+            props["action_type"] = json!({"const": t.as_str()});
             required.insert(0, "action_type");
-            json!({"title": t, "type": "object", "properties": props, "required": required, "additionalProperties": false})
+            json!({"title": t.as_str(), "type": "object", "properties": props, "required": required, "additionalProperties": false})
         })
         .collect();
     json!({"title": "Action", "oneOf": variants})

@@ -1,5 +1,5 @@
-//! OpenEnv WebSocket `/ws`: one connection is one session (spec/farm.md §2,
-//! openenv-protocol.md §2). Exactly one reply frame per request, in order;
+//! OpenEnv WebSocket `/ws`: one connection is one session (docs/PROTOCOL.md,
+//! WebSocket). Exactly one reply frame per request, in order;
 //! `close` gets none. Pings are answered by the protocol layer (at most one
 //! pong pending), the server pings on its own schedule, and a connection's
 //! memory is bounded whatever the client does: the write buffer has a cap,
@@ -24,6 +24,7 @@ use super::listen::Phase;
 use super::{App, StepData};
 use crate::env::{ResetParams, ValidationError};
 use crate::farm::{ClientKey, CloseReason, FarmError, SessionEntry, Transport};
+use crate::metrics::Direction;
 
 /// How long a refused connection stays open for the client's first message.
 const REFUSAL_GRACE: Duration = Duration::from_secs(2);
@@ -84,7 +85,7 @@ pub async fn upgrade(
             return response;
         }
     };
-    let s = &app.farm.settings;
+    let s = &app.settings;
     let limit = s.max_ws_message_bytes;
     let max_write = s.ws_max_write_buffer_bytes as usize;
     ws.read_buffer_size(READ_BUFFER)
@@ -111,7 +112,7 @@ enum Next {
 
 impl Conn {
     async fn send(&mut self, msg: Message) -> Result<(), ()> {
-        self.app.farm.metrics.ws_message(false).increment(1);
+        self.app.farm.metrics.ws_message(Direction::Out).increment(1);
         self.send_control(msg).await
     }
 
@@ -137,8 +138,20 @@ impl Conn {
         let _ = tokio::time::timeout(REFUSAL_GRACE, self.socket.recv()).await;
         match e {
             FarmError::Draining => self.close(close_code::GOING_AWAY, "draining").await,
+            FarmError::Internal => self.close(close_code::INTERNAL, "internal error").await,
             _ => self.close(close_code::TRY_AGAIN_LATER, "capacity").await,
         }
+    }
+}
+
+/// The close code and reason for a session that ended for `reason`.
+fn ended_close(reason: Option<CloseReason>) -> (u16, &'static str) {
+    match reason {
+        Some(CloseReason::IdleTimeout) => (close_code::IDLE_TIMEOUT, "idle_timeout"),
+        Some(CloseReason::MaxLifetime) => (close_code::MAX_LIFETIME, "max_lifetime"),
+        Some(CloseReason::Panic) => (close_code::INTERNAL, "session crashed"),
+        Some(CloseReason::Shutdown) => (close_code::GOING_AWAY, "draining"),
+        Some(CloseReason::ClientClose) | None => (close_code::NORMAL, ""),
     }
 }
 
@@ -146,7 +159,7 @@ async fn connection(app: Arc<App>, socket: WebSocket, client: Option<ClientKey>)
     let _tracker = app.connections.clone();
     let metrics = app.farm.metrics.clone();
     metrics.ws_connections.increment(1.0);
-    let settings = &app.farm.settings;
+    let settings = &app.settings;
     let mut conn =
         Conn { app: app.clone(), socket, write_timeout: Duration::from_secs(settings.ws_write_timeout_secs) };
     let mut phase = app.phase.clone();
@@ -168,24 +181,18 @@ async fn connection(app: Arc<App>, socket: WebSocket, client: Option<ClientKey>)
 }
 
 async fn serve(conn: &mut Conn, entry: &SessionEntry) {
-    let interval = Duration::from_secs(conn.app.farm.settings.ws_ping_interval_secs.max(1));
+    let interval = Duration::from_secs(conn.app.settings.ws_ping_interval_secs.max(1));
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     let mut last_pong = Instant::now();
     let mut ping_sent: Option<Instant> = None;
     // Client pings since the server's last ping tick (the policy's window).
     let mut client_pings: u32 = 0;
-    let max_client_pings = conn.app.farm.settings.ws_max_client_pings;
+    let max_client_pings = conn.app.settings.ws_max_client_pings;
     loop {
         tokio::select! {
             biased;
             _ = entry.status.ended.notified() => {
-                let (code, reason) = match entry.status.end_reason() {
-                    Some(CloseReason::IdleTimeout) => (close_code::IDLE_TIMEOUT, "idle_timeout"),
-                    Some(CloseReason::MaxLifetime) => (close_code::MAX_LIFETIME, "max_lifetime"),
-                    Some(CloseReason::Panic) => (close_code::INTERNAL, "session crashed"),
-                    Some(CloseReason::Shutdown) => (close_code::GOING_AWAY, "draining"),
-                    Some(CloseReason::ClientClose) | None => (close_code::NORMAL, ""),
-                };
+                let (code, reason) = ended_close(entry.status.end_reason());
                 conn.close(code, reason).await;
                 return;
             }
@@ -206,7 +213,7 @@ async fn serve(conn: &mut Conn, entry: &SessionEntry) {
                     Message::Binary(b) => match std::str::from_utf8(b) {
                         Ok(t) => t,
                         Err(_) => {
-                            conn.app.farm.metrics.ws_message(true).increment(1);
+                            conn.app.farm.metrics.ws_message(Direction::In).increment(1);
                             let e = ApiError::invalid_json("binary frame is not UTF-8 JSON");
                             if conn.send(error_frame(&e)).await.is_err() { return; }
                             continue;
@@ -223,7 +230,7 @@ async fn serve(conn: &mut Conn, entry: &SessionEntry) {
                     }
                     Message::Close(_) => return,
                 };
-                conn.app.farm.metrics.ws_message(true).increment(1);
+                conn.app.farm.metrics.ws_message(Direction::In).increment(1);
                 match handle(conn, entry, text).await {
                     Ok(Next::Continue) => {}
                     Ok(Next::Close(code, reason)) => { conn.close(code, reason).await; return; }
@@ -269,8 +276,8 @@ fn check_keys(obj: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError
 }
 
 async fn handle(conn: &mut Conn, entry: &SessionEntry, text: &str) -> Result<Next, ()> {
-    let farm = conn.app.farm.clone();
-    let reply = match dispatch(&farm, entry, text).await {
+    let app = conn.app.clone();
+    let reply = match dispatch(&app, entry, text).await {
         Ok(Reply::Frame(m)) => m,
         Ok(Reply::Close) => return Ok(Next::Close(close_code::NORMAL, "")),
         Err(e) => {
@@ -279,7 +286,11 @@ async fn handle(conn: &mut Conn, entry: &SessionEntry, text: &str) -> Result<Nex
             return Ok(match code {
                 Code::SessionCrashed => Next::Close(close_code::INTERNAL, "session crashed"),
                 Code::Draining => Next::Close(close_code::GOING_AWAY, "draining"),
-                Code::SessionExpired => Next::Close(close_code::IDLE_TIMEOUT, "idle_timeout"),
+                // The session was reaped or crashed: close with the reason it ended.
+                Code::SessionExpired => {
+                    let (code, reason) = ended_close(entry.status.end_reason());
+                    Next::Close(code, reason)
+                }
                 _ => Next::Continue,
             });
         }
@@ -293,8 +304,9 @@ enum Reply {
     Close,
 }
 
-async fn dispatch(farm: &crate::farm::Farm, entry: &SessionEntry, text: &str) -> Result<Reply, ApiError> {
-    let value = parse_json(text.as_bytes(), farm.settings.max_json_depth)?;
+async fn dispatch(app: &App, entry: &SessionEntry, text: &str) -> Result<Reply, ApiError> {
+    let farm = &app.farm;
+    let value = parse_json(text.as_bytes(), app.settings.max_json_depth)?;
     let unknown = |t: &str| ApiError::new(Code::UnknownType, format!("Unknown message type: {t}"));
     let Value::Object(mut obj) = value else { return Err(unknown("")) };
     let kind = obj.remove("type");
@@ -339,5 +351,19 @@ async fn dispatch(farm: &crate::farm::Farm, entry: &SessionEntry, text: &str) ->
             "Unknown message type: mcp (MCP is served at POST /mcp, not on /ws)",
         )),
         other => Err(unknown(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_closes_with_the_reason_it_ended() {
+        assert_eq!(ended_close(Some(CloseReason::IdleTimeout)), (4001, "idle_timeout"));
+        assert_eq!(ended_close(Some(CloseReason::MaxLifetime)), (4002, "max_lifetime"));
+        assert_eq!(ended_close(Some(CloseReason::Panic)), (1011, "session crashed"));
+        assert_eq!(ended_close(Some(CloseReason::Shutdown)), (1001, "draining"));
+        assert_eq!(ended_close(None), (1000, ""));
     }
 }

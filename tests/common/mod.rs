@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use mlops_debug_env::config::Settings;
+use mlops_debug_env::config::{ServerSettings, Settings};
 use mlops_debug_env::server::{ServeError, serve};
 use serde_json::Value;
 use tokio::net::TcpStream;
@@ -22,7 +22,15 @@ pub struct Server {
 }
 
 pub fn settings() -> Settings {
-    Settings { host: [127, 0, 0, 1].into(), port: 0, drain_timeout_secs: 1, ..Settings::default() }
+    Settings {
+        server: ServerSettings {
+            host: [127, 0, 0, 1].into(),
+            port: 0,
+            drain_timeout_secs: 1,
+            ..ServerSettings::default()
+        },
+        ..Settings::default()
+    }
 }
 
 pub async fn start(settings: Settings) -> Server {
